@@ -1,0 +1,1 @@
+"""ShopAssist shop package."""

@@ -1,0 +1,1 @@
+"""ShopAssist command-line tools (`shopassist ...`)."""

@@ -1,0 +1,70 @@
+"""The `shopassist` command: operator tasks around the Rasa assistant.
+
+Each sub-command is a thin wrapper around a function of the package that owns the work, so the same
+work can be done from Python (tests, notebooks) without going through the command line.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Callable, List, Optional
+
+from shop.config import database_url
+
+
+def _seed(args: argparse.Namespace) -> int:
+    from shop import ShopUnavailableError
+    from shop.seed import seed_database
+
+    url = database_url(args.db)
+    try:
+        counts = seed_database(url, reset=args.reset)
+    except ShopUnavailableError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    already = counts.pop("already_seeded", 0)
+    summary = ", ".join(f"{count} {table}" for table, count in counts.items())
+    if already:
+        print(f"The shop database is already seeded ({summary}); use --reset to start over.")
+    else:
+        print(f"Seeded the shop database: {summary}.")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser, separate from `main` so tests and docs can inspect it."""
+    parser = argparse.ArgumentParser(
+        prog="shopassist",
+        description="ShopAssist operator tools. Run `shopassist COMMAND --help` for details.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+
+    seed = commands.add_parser(
+        "seed",
+        help="create the shop database schema and fill it with the demo catalog, customers and orders",
+        description="Create the shop schema and load the deterministic demo data. Does nothing when the "
+        "database is already seeded, unless --reset is given.",
+    )
+    seed.add_argument(
+        "--db",
+        metavar="URL",
+        help="SQLAlchemy database URL (default: $SHOP_DB_URL, else a SQLite file under .state/)",
+    )
+    seed.add_argument("--reset", action="store_true", help="drop all shop tables and seed them again")
+    seed.set_defaults(handler=_seed)
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Entry point of the `shopassist` console script."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    return handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,1 +1,43 @@
-"""ShopAssist shop package."""
+"""ShopAssist shop data layer: the catalog, customers, orders, returns, refunds and feedback.
+
+Actions and the agent console use only what is exported here (see docs/contract.md, "Shop data layer
+API"); the models, seed and database helpers live in their own modules for the few callers that need them.
+"""
+
+from shop.errors import OrderAccessError, ShopUnavailableError
+from shop.privacy import mask_email
+from shop.service import (
+    RETURN_WINDOW_DAYS,
+    Availability,
+    OrderInfo,
+    OrderItemInfo,
+    OrderOutcome,
+    ProductDetails,
+    ProductSummary,
+    RefundInfo,
+    ReturnOutcome,
+    SearchResult,
+    ShopService,
+    VariantInfo,
+)
+from shop.vocabulary import Verification, normalize_order_id
+
+__all__ = [
+    "RETURN_WINDOW_DAYS",
+    "Availability",
+    "OrderAccessError",
+    "OrderInfo",
+    "OrderItemInfo",
+    "OrderOutcome",
+    "ProductDetails",
+    "ProductSummary",
+    "RefundInfo",
+    "ReturnOutcome",
+    "SearchResult",
+    "ShopService",
+    "ShopUnavailableError",
+    "VariantInfo",
+    "Verification",
+    "mask_email",
+    "normalize_order_id",
+]

@@ -14,8 +14,9 @@ from shop.config import database_url
 
 
 def _seed(args: argparse.Namespace) -> int:
-    from shop import ShopUnavailableError
     from shop.seed import seed_database
+
+    from shop import ShopUnavailableError
 
     url = database_url(args.db)
     try:
@@ -61,7 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[List[str]] = None) -> int:
     """Entry point of the `shopassist` console script."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    level = logging.DEBUG if args.verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(message)s")
     handler: Callable[[argparse.Namespace], int] = args.handler
     return handler(args)
 

@@ -42,7 +42,7 @@ def test_search_details_order_status_and_return(assistant) -> None:
 
     # 3. Order status, with the identity check: order number first, then the e-mail on the order.
     reply = assistant.reply_text(sender, "where is my order SA-100001?")
-    assert "mail" in reply.lower(), f"the assistant must ask for the e-mail before revealing anything:\n{reply}"
+    assert "mail" in reply.lower(), f"the e-mail must be asked for before anything is shown:\n{reply}"
     order = shop.get_order("SA-100001", DEMO_EMAIL)
     assert order.tracking_number not in reply
     reply = assistant.reply_text(sender, DEMO_EMAIL)

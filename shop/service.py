@@ -1,0 +1,764 @@
+"""The shop's public API: catalog search, order look-ups and the writes a conversation can trigger.
+
+Actions and the agent console call only :class:`ShopService`; it owns every query, opens one explicit
+transaction per call, and returns frozen dataclasses of plain Python values (``float`` money, timezone
+aware UTC ``datetime``, ``date`` for estimated deliveries), so callers never hold ORM objects or sessions.
+
+Order methods always check the order number together with the shopper's e-mail and never reveal anything
+about an order to a wrong e-mail. Writes a retry could repeat are idempotent: cancelling and re-addressing
+are conditional updates, and a return is unique per order line in the schema.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any, Callable, Iterator, Sequence
+
+from sqlalchemy import exists, false, func, or_, outerjoin, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from shop.config import database_url
+from shop.db import get_engine, session_factory
+from shop.errors import OrderAccessError, ShopUnavailableError, translate_db_errors
+from shop.matching import best_matches, keywords, like_pattern, name_score, parse_price
+from shop.models import (
+    Brand,
+    Category,
+    Feedback,
+    Order,
+    OrderItem,
+    Product,
+    ProductVariant,
+    Refund,
+    Return,
+)
+from shop.privacy import mask_email
+from shop.vocabulary import (
+    CLOTHING_SIZES,
+    COLORS,
+    OPEN_ORDER_STATUSES,
+    Verification,
+    normalize_category,
+    normalize_color,
+    normalize_email,
+    normalize_order_id,
+    normalize_size,
+    rma_number,
+)
+
+__all__ = [
+    "RETURN_WINDOW_DAYS",
+    "Availability",
+    "OrderAccessError",
+    "OrderInfo",
+    "OrderItemInfo",
+    "OrderOutcome",
+    "ProductDetails",
+    "ProductSummary",
+    "RefundInfo",
+    "ReturnOutcome",
+    "SearchResult",
+    "ShopService",
+    "ShopUnavailableError",
+    "Verification",
+    "VariantInfo",
+    "normalize_order_id",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Days after delivery during which an item can be returned. Override with ``SHOP_RETURN_WINDOW_DAYS``
+#: (read when a :class:`ShopService` is created) or the service's ``return_window_days`` argument.
+RETURN_WINDOW_DAYS = 30
+RETURN_WINDOW_ENV = "SHOP_RETURN_WINDOW_DAYS"
+#: Identical feedback from the same conversation within this period is treated as a retry, not new feedback.
+FEEDBACK_DEDUP_WINDOW = timedelta(minutes=10)
+MAX_ADDRESS_LENGTH = 300
+MAX_FEEDBACK_LENGTH = 5000
+MAX_RESULTS = 50
+#: Filters :meth:`ShopService.search_products` may suggest dropping, in the order they are tried.
+RELAXABLE_FILTERS = ("max_price", "color", "size", "brand")
+
+# Reasons in OrderOutcome / ReturnOutcome when ``ok`` is False (besides the Verification values).
+ALREADY_CANCELLED = "already_cancelled"
+NOT_CANCELLABLE = "not_cancellable"
+NOT_CHANGEABLE = "not_changeable"
+INVALID_ADDRESS = "invalid_address"
+WHICH_ITEM = "which_item"
+ITEM_NOT_FOUND = "item_not_found"
+NOT_DELIVERED = "not_delivered"
+NOT_RETURNABLE = "not_returnable"
+WINDOW_EXPIRED = "window_expired"
+
+
+# ---------------------------------------------------------------------------------------------- results
+@dataclass(frozen=True)
+class VariantInfo:
+    """One colour/size of a product and how many are in stock."""
+
+    color: str
+    size: str
+    stock: int
+
+
+@dataclass(frozen=True)
+class ProductSummary:
+    """A product as listed in search results; ``colors``/``sizes`` are all that the product comes in."""
+
+    sku: str
+    name: str
+    brand: str
+    category: str
+    price: float
+    colors: list[str]
+    sizes: list[str]
+    in_stock: bool
+
+
+@dataclass(frozen=True)
+class ProductDetails(ProductSummary):
+    """Everything about one product, including the stock of each variant."""
+
+    description: str
+    material: str
+    variants: list[VariantInfo]
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """One page of search results; ``total`` counts all matches, ``relax_hint`` names a filter
+    ("max_price", "color", "size", "brand") whose removal would find something when nothing matched."""
+
+    products: list[ProductSummary]
+    total: int
+    relax_hint: str | None
+
+
+@dataclass(frozen=True)
+class Availability:
+    """Stock of a product for the requested colour/size (None = any); ``stock`` sums the matching variants
+    and ``available_variants`` lists every in-stock variant of the product, to suggest alternatives."""
+
+    product: str
+    color: str | None
+    size: str | None
+    in_stock: bool
+    stock: int
+    available_variants: list[VariantInfo]
+
+
+@dataclass(frozen=True)
+class OrderItemInfo:
+    """One line of an order."""
+
+    sku: str
+    name: str
+    category: str
+    color: str
+    size: str
+    quantity: int
+    unit_price: float
+
+
+@dataclass(frozen=True)
+class OrderInfo:
+    """An order as a verified shopper may see it."""
+
+    order_id: str
+    status: str
+    placed_at: datetime
+    items: list[OrderItemInfo]
+    carrier: str | None
+    tracking_number: str | None
+    estimated_delivery: date | None
+    delivered_at: datetime | None
+    shipping_address: str
+    total: float
+
+
+@dataclass(frozen=True)
+class OrderOutcome:
+    """Result of cancelling or re-addressing an order. ``reason`` is None when ``ok``; otherwise one of
+    "not_found", "email_mismatch", "already_cancelled", "not_cancellable", "not_changeable",
+    "invalid_address". ``order`` is the order after the call (None unless the shopper was verified)."""
+
+    ok: bool
+    reason: str | None
+    order: OrderInfo | None
+
+
+@dataclass(frozen=True)
+class ReturnOutcome:
+    """Result of a return request. ``created`` is False when the same item already had a return (its RMA
+    comes back, ``ok`` stays True). ``reason`` is None when ``ok``; otherwise one of "not_found",
+    "email_mismatch", "which_item", "item_not_found", "not_delivered", "not_returnable", "window_expired"."""
+
+    ok: bool
+    created: bool
+    rma_number: str | None
+    status: str | None
+    item_name: str | None
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class RefundInfo:
+    """A refund belonging to a return of the order."""
+
+    rma_number: str
+    amount: float
+    status: str
+    created_at: datetime
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+def _money(value: Decimal | None) -> float:
+    return float(value) if value is not None else 0.0
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    return value.replace(tzinfo=timezone.utc) if value is not None else None
+
+
+def _naive_utc(value: datetime) -> datetime:
+    return value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo else value
+
+
+def _size_key(size: str) -> tuple[int, int]:
+    if size in CLOTHING_SIZES:
+        return (0, CLOTHING_SIZES.index(size))
+    if size.isdigit():
+        return (1, int(size))
+    return (2, 0)
+
+
+def _color_key(color: str) -> int:
+    return COLORS.index(color) if color in COLORS else len(COLORS)
+
+
+def _sorted_variants(variants: Sequence[ProductVariant]) -> list[VariantInfo]:
+    ordered = sorted(variants, key=lambda v: (_color_key(v.color), _size_key(v.size)))
+    return [VariantInfo(color=v.color, size=v.size, stock=v.stock) for v in ordered]
+
+
+def _summary_fields(product: Product, variants: Sequence[ProductVariant]) -> dict[str, Any]:
+    return {
+        "sku": product.sku,
+        "name": product.name,
+        "brand": product.brand.name,
+        "category": product.category.name,
+        "price": _money(product.price),
+        "colors": sorted({v.color for v in variants}, key=_color_key),
+        "sizes": sorted({v.size for v in variants}, key=_size_key),
+        "in_stock": any(v.stock > 0 for v in variants),
+    }
+
+
+def _order_info(order: Order) -> OrderInfo:
+    items = [
+        OrderItemInfo(
+            sku=item.variant.product.sku,
+            name=item.variant.product.name,
+            category=item.variant.product.category.name,
+            color=item.variant.color,
+            size=item.variant.size,
+            quantity=item.quantity,
+            unit_price=_money(item.unit_price),
+        )
+        for item in order.items
+    ]
+    return OrderInfo(
+        order_id=order.order_number,
+        status=order.status,
+        placed_at=_aware(order.placed_at),
+        items=items,
+        carrier=order.carrier,
+        tracking_number=order.tracking_number,
+        estimated_delivery=order.estimated_delivery,
+        delivered_at=_aware(order.delivered_at),
+        shipping_address=order.shipping_address,
+        total=_money(order.total),
+    )
+
+
+def _return_window_from_env() -> int:
+    raw = os.environ.get(RETURN_WINDOW_ENV, "").strip()
+    if not raw:
+        return RETURN_WINDOW_DAYS
+    try:
+        return max(0, int(raw))
+    except ValueError:
+        logger.warning("ignoring %s=%r (not a whole number of days)", RETURN_WINDOW_ENV, raw)
+        return RETURN_WINDOW_DAYS
+
+
+_SOLD = (
+    select(ProductVariant.product_id.label("product_id"), func.sum(OrderItem.quantity).label("sold"))
+    .join(OrderItem, OrderItem.variant_id == ProductVariant.id)
+    .group_by(ProductVariant.product_id)
+    .subquery("sold")
+)
+
+
+# ---------------------------------------------------------------------------------------------- service
+class ShopService:
+    """Facade over the shop database; cheap to create (engines are cached per URL) and thread-safe."""
+
+    def __init__(
+        self,
+        db_url: str | None = None,
+        *,
+        return_window_days: int | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        """``db_url``: SQLAlchemy URL (None: ``$SHOP_DB_URL``, else the local SQLite file).
+        ``return_window_days``: overrides :data:`RETURN_WINDOW_DAYS` / ``$SHOP_RETURN_WINDOW_DAYS``.
+        ``clock``: returns the current time (tests); defaults to the UTC wall clock."""
+        self.db_url = database_url(db_url)
+        self.return_window_days = (
+            return_window_days if return_window_days is not None else _return_window_from_env()
+        )
+        self._clock = clock or (lambda: datetime.now(timezone.utc))
+        with translate_db_errors(self.db_url):
+            self._sessions = session_factory(get_engine(self.db_url))
+
+    def _now(self) -> datetime:
+        return _naive_utc(self._clock())
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Session]:
+        """One session and one explicit transaction; database outages surface as ShopUnavailableError."""
+        with translate_db_errors(self.db_url):
+            with self._sessions() as session, session.begin():
+                yield session
+
+    # ------------------------------------------------------------------------------------ catalog
+    def _filters(
+        self,
+        category: str | None,
+        brand: str | None,
+        color: str | None,
+        size: str | None,
+        min_price: Any,
+        max_price: Any,
+        text: str | None,
+        in_stock_only: bool,
+    ) -> list[Any]:
+        conditions: list[Any] = []
+        if category:
+            canonical = normalize_category(category)
+            conditions.append(Category.name == canonical if canonical else false())
+        if brand and brand.strip():
+            conditions.append(func.lower(Brand.name) == " ".join(brand.lower().split()))
+        for bound, compare in ((min_price, Product.price.__ge__), (max_price, Product.price.__le__)):
+            amount = parse_price(bound)
+            if amount is not None:
+                conditions.append(compare(amount))
+            elif bound not in (None, ""):
+                logger.debug("ignoring unreadable price filter %r", bound)
+        variant_conditions: list[Any] = [ProductVariant.product_id == Product.id]
+        if color:
+            canonical = normalize_color(color)
+            variant_conditions.append(ProductVariant.color == canonical if canonical else false())
+        if size:
+            canonical = normalize_size(size)
+            variant_conditions.append(ProductVariant.size == canonical if canonical else false())
+        if in_stock_only:
+            variant_conditions.append(ProductVariant.stock > 0)
+        conditions.append(exists(select(ProductVariant.id).where(*variant_conditions)))
+        for word in keywords(text):
+            pattern = like_pattern(word)
+            word_matches = [
+                Product.name.ilike(pattern, escape="\\"),
+                Product.description.ilike(pattern, escape="\\"),
+            ]
+            word_category = normalize_category(word)
+            if word_category:
+                word_matches.append(Category.name == word_category)
+            conditions.append(or_(*word_matches))
+        return conditions
+
+    @staticmethod
+    def _count(session: Session, conditions: list[Any]) -> int:
+        stmt = (
+            select(func.count(Product.id))
+            .join(Category, Product.category_id == Category.id)
+            .join(Brand, Product.brand_id == Brand.id)
+            .where(*conditions)
+        )
+        return session.execute(stmt).scalar_one()
+
+    @staticmethod
+    def _ranked_products(session: Session, conditions: list[Any], limit: int) -> list[ProductSummary]:
+        """Matching products, best sellers first, with their variants loaded in one extra query."""
+        stmt = (
+            select(Product)
+            .select_from(outerjoin(Product, _SOLD, _SOLD.c.product_id == Product.id))
+            .join(Category, Product.category_id == Category.id)
+            .join(Brand, Product.brand_id == Brand.id)
+            .where(*conditions)
+            .order_by(func.coalesce(_SOLD.c.sold, 0).desc(), Product.name, Product.id)
+            .limit(limit)
+        )
+        products = session.execute(stmt).unique().scalars().all()
+        variants: dict[int, list[ProductVariant]] = {p.id: [] for p in products}
+        if products:
+            rows = session.execute(
+                select(ProductVariant).where(ProductVariant.product_id.in_(list(variants)))
+            )
+            for variant in rows.scalars():
+                variants[variant.product_id].append(variant)
+        return [ProductSummary(**_summary_fields(p, variants[p.id])) for p in products]
+
+    def search_products(
+        self,
+        category: str | None = None,
+        brand: str | None = None,
+        color: str | None = None,
+        size: str | None = None,
+        min_price: Any = None,
+        max_price: Any = None,
+        text: str | None = None,
+        in_stock_only: bool = True,
+        limit: int = 5,
+    ) -> SearchResult:
+        """Products matching every given filter (case-insensitive; singular categories such as "jacket"
+        are accepted; prices may be numbers or strings like "$80"); ``text`` is a keyword match on name and
+        description (every keyword must appear; text without keywords, e.g. "show me some", is no filter).
+        When nothing matches, ``relax_hint`` names one filter whose removal finds products."""
+        limit = max(1, min(int(limit), MAX_RESULTS))
+        arguments = {
+            "category": category,
+            "brand": brand,
+            "color": color,
+            "size": size,
+            "min_price": min_price,
+            "max_price": max_price,
+            "text": text,
+            "in_stock_only": in_stock_only,
+        }
+        with self._transaction() as session:
+            conditions = self._filters(**arguments)
+            total = self._count(session, conditions)
+            if total:
+                return SearchResult(self._ranked_products(session, conditions, limit), total, None)
+            for name in RELAXABLE_FILTERS:
+                if arguments[name] in (None, ""):
+                    continue
+                if self._count(session, self._filters(**{**arguments, name: None})):
+                    return SearchResult([], 0, name)
+            return SearchResult([], 0, None)
+
+    def popular_products(self, category: str | None = None, limit: int = 5) -> list[ProductSummary]:
+        """Best-selling products that are in stock, optionally within one category."""
+        limit = max(1, min(int(limit), MAX_RESULTS))
+        with self._transaction() as session:
+            conditions = self._filters(category, None, None, None, None, None, None, True)
+            return self._ranked_products(session, conditions, limit)
+
+    @staticmethod
+    def _resolve_product(session: Session, name_or_sku: object) -> Product | None:
+        """Find a product by SKU, exact name, or the best partial name match (best seller wins a tie)."""
+        if not isinstance(name_or_sku, str) or not name_or_sku.strip():
+            return None
+        query = " ".join(name_or_sku.split())
+        for condition in (
+            func.lower(Product.sku) == query.lower(),
+            func.lower(Product.name) == query.lower(),
+        ):
+            product = session.execute(select(Product).where(condition).limit(1)).unique().scalar_one_or_none()
+            if product is not None:
+                return product
+        words = keywords(query)
+        if not words:
+            return None
+        stmt = (
+            select(Product, func.coalesce(_SOLD.c.sold, 0))
+            .select_from(outerjoin(Product, _SOLD, _SOLD.c.product_id == Product.id))
+            .where(or_(*(Product.name.ilike(like_pattern(w), escape="\\") for w in words)))
+        )
+        candidates = session.execute(stmt).unique().all()
+        scored = [(name_score(words, p.name), sold, p) for p, sold in candidates]
+        scored = [entry for entry in scored if entry[0] >= 0.5]
+        if not scored:
+            return None
+        return min(scored, key=lambda e: (-e[0], -e[1], len(e[2].name), e[2].sku))[2]
+
+    def get_product(self, name_or_sku: str) -> ProductDetails | None:
+        """Details of a product named by SKU, exact name or a partial name ("cloudline hoodie")."""
+        with self._transaction() as session:
+            product = self._resolve_product(session, name_or_sku)
+            if product is None:
+                return None
+            variants = list(product.variants)
+            return ProductDetails(
+                **_summary_fields(product, variants),
+                description=product.description,
+                material=product.material,
+                variants=_sorted_variants(variants),
+            )
+
+    def check_availability(
+        self, product: str, color: str | None = None, size: str | None = None
+    ) -> Availability | None:
+        """Stock of ``product`` (name or SKU) in the given colour and/or size; None for an unknown product."""
+        with self._transaction() as session:
+            found = self._resolve_product(session, product)
+            if found is None:
+                return None
+            wanted_color = (normalize_color(color) or " ".join(color.lower().split())) if color else None
+            wanted_size = (normalize_size(size) or size.strip()) if size else None
+            matching = [
+                v
+                for v in found.variants
+                if (wanted_color is None or v.color == wanted_color)
+                and (wanted_size is None or v.size == wanted_size)
+            ]
+            stock = sum(v.stock for v in matching)
+            return Availability(
+                product=found.name,
+                color=wanted_color,
+                size=wanted_size,
+                in_stock=stock > 0,
+                stock=stock,
+                available_variants=[v for v in _sorted_variants(found.variants) if v.stock > 0],
+            )
+
+    # ------------------------------------------------------------------------------------ orders
+    @staticmethod
+    def _verify(session: Session, order_id: object, email: object) -> tuple[Verification, Order | None]:
+        number = normalize_order_id(order_id)
+        if number is None:
+            return Verification.NOT_FOUND, None
+        stmt = (
+            select(Order)
+            .where(Order.order_number == number)
+            .options(
+                selectinload(Order.items).joinedload(OrderItem.variant).joinedload(ProductVariant.product)
+            )
+        )
+        order = session.execute(stmt).unique().scalar_one_or_none()
+        if order is None:
+            result = Verification.NOT_FOUND
+        elif normalize_email(email) != order.customer.email:
+            result = Verification.EMAIL_MISMATCH
+        else:
+            result = Verification.VERIFIED
+        logger.info("order %s verification for %s: %s", number, mask_email(email), result.value)
+        return result, (order if result is Verification.VERIFIED else None)
+
+    def verify_order(self, order_id: str, email: str) -> Verification:
+        """Whether ``order_id`` exists and belongs to ``email`` (trimmed, case-insensitive).
+        Malformed order numbers are NOT_FOUND."""
+        with self._transaction() as session:
+            return self._verify(session, order_id, email)[0]
+
+    def get_order(self, order_id: str, email: str) -> OrderInfo:
+        """The order, for its owner only; raises :class:`OrderAccessError` otherwise."""
+        with self._transaction() as session:
+            verification, order = self._verify(session, order_id, email)
+            if order is None:
+                raise OrderAccessError(normalize_order_id(order_id), verification)
+            return _order_info(order)
+
+    def _change_open_order(
+        self, order_id: str, email: str, values: dict[str, Any], closed_reason: str, restock: bool
+    ) -> OrderOutcome:
+        """Apply ``values`` to a pending/paid order with a conditional UPDATE, so concurrent or repeated
+        calls cannot both succeed on an order that has moved on."""
+        with self._transaction() as session:
+            verification, order = self._verify(session, order_id, email)
+            if order is None:
+                return OrderOutcome(False, verification.value, None)
+            updated = session.execute(
+                update(Order)
+                .where(Order.id == order.id, Order.status.in_(OPEN_ORDER_STATUSES))
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            if updated == 1 and restock:
+                for item in order.items:
+                    session.execute(
+                        update(ProductVariant)
+                        .where(ProductVariant.id == item.variant_id)
+                        .values(stock=ProductVariant.stock + item.quantity)
+                        .execution_options(synchronize_session=False)
+                    )
+            session.refresh(order)
+            if updated == 1:
+                return OrderOutcome(True, None, _order_info(order))
+            reason = ALREADY_CANCELLED if order.status == "cancelled" and restock else closed_reason
+            return OrderOutcome(False, reason, _order_info(order))
+
+    def cancel_order(self, order_id: str, email: str) -> OrderOutcome:
+        """Cancel a pending or paid order and put its items back in stock. A second call answers
+        ``already_cancelled``; shipped, delivered or returned orders answer ``not_cancellable``."""
+        outcome = self._change_open_order(
+            order_id, email, {"status": "cancelled"}, NOT_CANCELLABLE, restock=True
+        )
+        logger.info(
+            "cancel %s for %s: %s", normalize_order_id(order_id), mask_email(email), outcome.reason or "ok"
+        )
+        return outcome
+
+    def change_shipping_address(self, order_id: str, email: str, new_address: str) -> OrderOutcome:
+        """Change where a pending or paid order goes (``not_changeable`` once it has left the warehouse)."""
+        address = " ".join(new_address.split()) if isinstance(new_address, str) else ""
+        if not 5 <= len(address) <= MAX_ADDRESS_LENGTH:
+            with self._transaction() as session:
+                verification, order = self._verify(session, order_id, email)
+                info = _order_info(order) if order is not None else None
+            return OrderOutcome(False, verification.value if info is None else INVALID_ADDRESS, info)
+        outcome = self._change_open_order(
+            order_id, email, {"shipping_address": address}, NOT_CHANGEABLE, restock=False
+        )
+        logger.info(
+            "address change %s for %s: %s",
+            normalize_order_id(order_id),
+            mask_email(email),
+            outcome.reason or "ok",
+        )
+        return outcome
+
+    def _pick_item(self, order: Order, item: str | None) -> tuple[list[OrderItem], int | None]:
+        """Order lines ``item`` may mean, and the 1-based position when exactly one matches."""
+        lines = list(order.items)
+        if item is None or not str(item).strip():
+            return lines, (1 if len(lines) == 1 else None)
+        candidates = [(line.variant.product.name, line.variant.product.category.name) for line in lines]
+        for index, line in enumerate(lines):  # a SKU is as good as a name
+            if line.variant.product.sku.lower() == str(item).strip().lower():
+                return [line], index + 1
+        matches = best_matches(str(item), candidates)
+        return [lines[i] for i in matches], (matches[0] + 1 if len(matches) == 1 else None)
+
+    def _try_start_return(
+        self, order_id: str, email: str, item: str | None, reason: str | None
+    ) -> ReturnOutcome:
+        with self._transaction() as session:
+            verification, order = self._verify(session, order_id, email)
+            if order is None:
+                return ReturnOutcome(False, False, None, None, None, verification.value)
+            if order.status in ("pending", "paid", "shipped"):
+                return ReturnOutcome(False, False, None, None, None, NOT_DELIVERED)
+            if order.status == "cancelled":
+                return ReturnOutcome(False, False, None, None, None, NOT_RETURNABLE)
+            matches, position = self._pick_item(order, item)
+            line = matches[0] if position is not None else None
+            name = line.variant.product.name if line is not None else None
+            if line is not None:  # a repeated request gets the RMA it already has, whatever the date
+                existing = session.execute(
+                    select(Return).where(Return.order_item_id == line.id)
+                ).scalar_one_or_none()
+                if existing is not None:
+                    return ReturnOutcome(True, False, existing.rma_number, existing.status, name, None)
+            if order.status != "delivered":
+                return ReturnOutcome(False, False, None, None, name, NOT_RETURNABLE)
+            now = self._now()
+            deadline = (
+                order.delivered_at + timedelta(days=self.return_window_days) if order.delivered_at else None
+            )
+            if deadline is None or now > deadline:
+                return ReturnOutcome(False, False, None, None, name, WINDOW_EXPIRED)
+            if line is None:
+                return ReturnOutcome(
+                    False, False, None, None, None, WHICH_ITEM if matches else ITEM_NOT_FOUND
+                )
+            record = Return(
+                rma_number=rma_number(order.order_number, position),
+                order_id=order.id,
+                order_item_id=line.id,
+                reason=(reason or "").strip()[:MAX_FEEDBACK_LENGTH],
+                status="requested",
+                created_at=now,
+            )
+            session.add(record)
+            session.flush()
+            session.add(
+                Refund(
+                    return_id=record.id,
+                    amount=line.unit_price * line.quantity,
+                    status="pending",
+                    created_at=now,
+                )
+            )
+            return ReturnOutcome(True, True, record.rma_number, record.status, name, None)
+
+    def start_return(self, order_id: str, email: str, item: str | None, reason: str | None) -> ReturnOutcome:
+        """Open a return (RMA) for one item of a delivered order inside the return window.
+
+        ``item`` may be a product name, part of one ("the hoodie", "shoes") or None when the order has a
+        single line. Asking again for the same item returns the existing RMA with ``created=False``; a
+        concurrent duplicate loses on the unique constraint and gets that same answer.
+        """
+        try:
+            outcome = self._try_start_return(order_id, email, item, reason)
+        except IntegrityError:
+            logger.info(
+                "return for %s raced with another request; reading the winner", normalize_order_id(order_id)
+            )
+            outcome = self._try_start_return(order_id, email, item, reason)
+        logger.info(
+            "return %s for %s: %s",
+            normalize_order_id(order_id),
+            mask_email(email),
+            outcome.reason or ("created" if outcome.created else "existing"),
+        )
+        return outcome
+
+    def refund_status(self, order_id: str, email: str) -> list[RefundInfo]:
+        """Refunds of the order's returns, oldest first (empty when nothing is being refunded).
+        Raises :class:`OrderAccessError` unless the order belongs to ``email``."""
+        with self._transaction() as session:
+            verification, order = self._verify(session, order_id, email)
+            if order is None:
+                raise OrderAccessError(normalize_order_id(order_id), verification)
+            rows = session.execute(
+                select(Return.rma_number, Refund.amount, Refund.status, Refund.created_at)
+                .join(Refund, Refund.return_id == Return.id)
+                .where(Return.order_id == order.id)
+                .order_by(Refund.created_at, Refund.id)
+            ).all()
+            return [
+                RefundInfo(rma, _money(amount), status, _aware(created))
+                for rma, amount, status, created in rows
+            ]
+
+    # ------------------------------------------------------------------------------------ feedback
+    def record_feedback(self, sender_id: str, text: str, rating: int | None = None) -> int:
+        """Store feedback and return its id. ``rating`` is 1-5 or None. The same feedback sent again by the
+        same conversation within a few minutes (a retried action) returns the first id instead of a copy.
+        Raises ValueError for an out-of-range rating or when there is neither text nor rating."""
+        if rating is not None:
+            if isinstance(rating, bool) or not str(rating).strip().isdigit() or not 1 <= int(rating) <= 5:
+                raise ValueError("rating must be a whole number from 1 to 5")
+            rating = int(rating)
+        message = text.strip()[:MAX_FEEDBACK_LENGTH] if isinstance(text, str) else ""
+        if not message and rating is None:
+            raise ValueError("feedback needs a text or a rating")
+        sender = str(sender_id or "unknown")[:255]
+        now = self._now()
+        with self._transaction() as session:
+            previous = session.execute(
+                select(Feedback.id)
+                .where(
+                    Feedback.sender_id == sender,
+                    Feedback.text == message,
+                    Feedback.rating.is_(None) if rating is None else Feedback.rating == rating,
+                    Feedback.created_at >= now - FEEDBACK_DEDUP_WINDOW,
+                )
+                .order_by(Feedback.id)
+                .limit(1)
+            ).scalar_one_or_none()
+            if previous is not None:
+                return previous
+            record = Feedback(sender_id=sender, rating=rating, text=message, created_at=now)
+            session.add(record)
+            session.flush()
+            return record.id

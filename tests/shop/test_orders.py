@@ -1,0 +1,302 @@
+"""Order verification, cancel, address change, returns, refunds and feedback."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import func, select
+
+from shop import OrderAccessError, ShopService, Verification
+from shop.db import get_engine
+from shop.models import Feedback, ProductVariant, Refund, Return
+
+from .conftest import ALEX, SAM
+
+
+def count(url: str, model: type, *where) -> int:  # noqa: ANN002
+    with get_engine(url).connect() as conn:
+        return conn.execute(select(func.count()).select_from(model).where(*where)).scalar_one()
+
+
+# -------------------------------------------------------------------------------- verification
+@pytest.mark.parametrize(
+    ("order_id", "email", "result"),
+    [
+        ("SA-100001", ALEX, Verification.VERIFIED),
+        ("sa100001", "  Alex.Morgan@EXAMPLE.com ", Verification.VERIFIED),
+        ("#100001", ALEX, Verification.VERIFIED),
+        ("SA-100001", SAM, Verification.EMAIL_MISMATCH),
+        ("SA-100006", ALEX, Verification.EMAIL_MISMATCH),  # someone else's order
+        ("SA-100001", "", Verification.EMAIL_MISMATCH),
+        ("SA-999999", ALEX, Verification.NOT_FOUND),
+        ("not-an-order", ALEX, Verification.NOT_FOUND),
+        (None, ALEX, Verification.NOT_FOUND),
+    ],
+)
+def test_verify_order(shared_svc: ShopService, order_id: str, email: str, result: Verification) -> None:
+    assert shared_svc.verify_order(order_id, email) is result
+
+
+def test_get_order_for_the_owner_only(shared_svc: ShopService) -> None:
+    order = shared_svc.get_order("sa 100002", "ALEX.MORGAN@example.com")
+    assert order.order_id == "SA-100002" and order.status == "delivered"
+    assert sorted(item.category for item in order.items) == ["hoodies", "shoes"]
+    assert order.total == pytest.approx(sum(i.unit_price * i.quantity for i in order.items))
+    assert order.delivered_at.tzinfo is not None
+    shipped = shared_svc.get_order("SA-100001", ALEX)
+    assert shipped.carrier and shipped.tracking_number
+    assert shipped.estimated_delivery > datetime.now(timezone.utc).date()
+    for order_id, email, reason in (
+        ("SA-100006", ALEX, Verification.EMAIL_MISMATCH),
+        ("SA-424242", ALEX, Verification.NOT_FOUND),
+        ("garbage", ALEX, Verification.NOT_FOUND),
+    ):
+        with pytest.raises(OrderAccessError) as info:
+            shared_svc.get_order(order_id, email)
+        assert info.value.verification is reason
+        assert "@" not in str(info.value)
+
+
+# -------------------------------------------------------------------------------- cancel / address
+def test_cancel_paid_order_restocks_and_is_not_repeated(svc: ShopService, db_url: str) -> None:
+    order = svc.get_order("SA-100003", ALEX)
+    stock_before = {i.sku + i.color + i.size: i for i in order.items}
+    with get_engine(db_url).connect() as conn:
+        before = dict(conn.execute(select(ProductVariant.id, ProductVariant.stock)).all())
+    first = svc.cancel_order("SA-100003", ALEX)
+    assert (first.ok, first.reason, first.order.status) == (True, None, "cancelled")
+    with get_engine(db_url).connect() as conn:
+        after = dict(conn.execute(select(ProductVariant.id, ProductVariant.stock)).all())
+    changed = {k: after[k] - before[k] for k in before if after[k] != before[k]}
+    assert sorted(changed.values()) == sorted(i.quantity for i in stock_before.values())
+    second = svc.cancel_order("SA-100003", ALEX)
+    assert (second.ok, second.reason) == (False, "already_cancelled")
+    with get_engine(db_url).connect() as conn:
+        assert dict(conn.execute(select(ProductVariant.id, ProductVariant.stock)).all()) == after
+
+
+def test_cancel_pending_order(svc: ShopService) -> None:
+    assert svc.cancel_order("SA-100006", SAM).ok
+
+
+@pytest.mark.parametrize("order_id", ["SA-100001", "SA-100002", "SA-100005"])
+def test_cancel_refused_once_shipped(svc: ShopService, order_id: str) -> None:
+    outcome = svc.cancel_order(order_id, ALEX)
+    assert (outcome.ok, outcome.reason) == (False, "not_cancellable")
+    assert outcome.order.status != "cancelled"
+
+
+def test_cancel_with_wrong_email_reveals_nothing_and_changes_nothing(svc: ShopService) -> None:
+    outcome = svc.cancel_order("SA-100006", ALEX)
+    assert (outcome.ok, outcome.reason, outcome.order) == (False, "email_mismatch", None)
+    assert svc.get_order("SA-100006", SAM).status == "pending"
+    assert svc.cancel_order("SA-000000", ALEX).reason == "not_found"
+
+
+def test_change_address_rules(svc: ShopService) -> None:
+    new = "  22  Beacon   Road, Halden, 30111 "
+    changed = svc.change_shipping_address("SA-100003", ALEX, new)
+    assert changed.ok and changed.order.shipping_address == "22 Beacon Road, Halden, 30111"
+    assert svc.change_shipping_address("SA-100003", ALEX, new).ok  # repeating is harmless
+    assert svc.change_shipping_address("SA-100001", ALEX, new).reason == "not_changeable"
+    assert svc.change_shipping_address("SA-100003", ALEX, "  ").reason == "invalid_address"
+    denied = svc.change_shipping_address("SA-100006", ALEX, new)
+    assert (denied.ok, denied.reason, denied.order) == (False, "email_mismatch", None)
+    assert svc.change_shipping_address("SA-100006", ALEX, "").order is None
+    assert svc.get_order("SA-100006", SAM).shipping_address != "22 Beacon Road, Halden, 30111"
+    svc.cancel_order("SA-100003", ALEX)
+    assert svc.change_shipping_address("SA-100003", ALEX, "1 Other Street, Ashby").reason == "not_changeable"
+
+
+# -------------------------------------------------------------------------------- returns / refunds
+def test_return_is_idempotent(svc: ShopService, db_url: str) -> None:
+    first = svc.start_return("SA-100002", ALEX, "the hoodie", "Too small")
+    assert (first.ok, first.created, first.status, first.item_name) == (
+        True,
+        True,
+        "requested",
+        "Cloudline Pullover Hoodie",
+    )
+    again = svc.start_return("sa100002", ALEX.upper(), "Cloudline Pullover Hoodie", "Too small")
+    assert (again.ok, again.created, again.rma_number) == (True, False, first.rma_number)
+    assert count(db_url, Return, Return.rma_number == first.rma_number) == 1
+    assert count(db_url, Refund) == count(db_url, Return)
+    refunds = svc.refund_status("SA-100002", ALEX)
+    assert [(r.rma_number, r.status) for r in refunds] == [(first.rma_number, "pending")]
+    assert refunds[0].amount == pytest.approx(svc.get_order("SA-100002", ALEX).items[0].unit_price)
+
+
+def test_concurrent_returns_create_one_rma(svc: ShopService, db_url: str) -> None:
+    barrier = threading.Barrier(4)
+    outcomes = []
+
+    def request() -> None:
+        barrier.wait()
+        outcomes.append(svc.start_return("SA-100002", ALEX, "shoes", "Too big"))
+
+    threads = [threading.Thread(target=request) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(o.ok for o in outcomes) and sum(o.created for o in outcomes) == 1
+    assert len({o.rma_number for o in outcomes}) == 1
+    assert count(db_url, Return, Return.rma_number == outcomes[0].rma_number) == 1
+
+
+def test_return_needs_to_know_which_item(svc: ShopService) -> None:
+    assert svc.start_return("SA-100002", ALEX, None, "x").reason == "which_item"
+    assert svc.start_return("SA-100002", ALEX, "umbrella", "x").reason == "item_not_found"
+
+
+def test_return_of_a_single_item_order_needs_no_item(
+    svc: ShopService, db_url: str, seed_now: datetime
+) -> None:
+    # SA-100004 has one item but was delivered 60 days ago; a wider window makes it returnable.
+    wide = ShopService(db_url, return_window_days=90)
+    outcome = wide.start_return("SA-100004", ALEX, None, "Changed my mind")
+    assert (outcome.ok, outcome.created, outcome.item_name) == (True, True, "Aspen Cable Knit Sweater")
+
+
+def test_return_window(
+    svc: ShopService, db_url: str, seed_now: datetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    expired = svc.start_return("SA-100004", ALEX, "sweater", "Too small")
+    assert (expired.ok, expired.reason, expired.rma_number) == (False, "window_expired", None)
+    monkeypatch.setenv("SHOP_RETURN_WINDOW_DAYS", "3")
+    short = ShopService(db_url)
+    assert short.return_window_days == 3
+    assert short.start_return("SA-100002", ALEX, "hoodie", "x").reason == "window_expired"
+    # The window is inclusive of its last day and measured from delivery.
+    monkeypatch.delenv("SHOP_RETURN_WINDOW_DAYS")
+    on_last_day = ShopService(db_url, clock=lambda: seed_now + timedelta(days=25))
+    assert on_last_day.return_window_days == 30
+    assert on_last_day.start_return("SA-100002", ALEX, "hoodie", "x").created
+    too_late = ShopService(db_url, clock=lambda: seed_now + timedelta(days=25, minutes=1))
+    assert too_late.start_return("SA-100002", ALEX, "shoes", "x").reason == "window_expired"
+
+
+@pytest.mark.parametrize(
+    ("order_id", "email", "reason"),
+    [
+        ("SA-100001", ALEX, "not_delivered"),
+        ("SA-100003", ALEX, "not_delivered"),
+        ("SA-100006", SAM, "not_delivered"),
+        ("SA-100006", ALEX, "email_mismatch"),
+        ("SA-100099x", ALEX, "not_found"),
+    ],
+)
+def test_return_refused(svc: ShopService, order_id: str, email: str, reason: str) -> None:
+    outcome = svc.start_return(order_id, email, None if order_id != "SA-100006" else "socks", "x")
+    assert (outcome.ok, outcome.created, outcome.reason) == (False, False, reason)
+    if reason == "email_mismatch":
+        assert outcome.item_name is None
+
+
+def test_returned_order_reports_its_existing_rma(svc: ShopService) -> None:
+    outcome = svc.start_return("SA-100005", ALEX, None, "again")
+    assert (outcome.ok, outcome.created, outcome.rma_number, outcome.status) == (
+        True,
+        False,
+        "RMA-100005-1",
+        "received",
+    )
+
+
+def test_refund_status(svc: ShopService) -> None:
+    refunds = svc.refund_status("#100005", ALEX)
+    assert len(refunds) == 1 and refunds[0].status == "processing" and refunds[0].amount > 0
+    assert refunds[0].created_at.tzinfo is not None
+    assert svc.refund_status("SA-100001", ALEX) == []
+    with pytest.raises(OrderAccessError):
+        svc.refund_status("SA-100005", SAM)
+    with pytest.raises(OrderAccessError):
+        svc.refund_status("SA-1", ALEX)
+
+
+# -------------------------------------------------------------------------------- feedback
+def test_record_feedback(svc: ShopService, db_url: str) -> None:
+    before = count(db_url, Feedback)
+    first = svc.record_feedback("conv-1", "  Really helpful  ", rating=5)
+    assert svc.record_feedback("conv-1", "Really helpful", rating=5) == first  # a retried action
+    other = svc.record_feedback("conv-1", "Really helpful")
+    assert other != first
+    assert count(db_url, Feedback) == before + 2
+    with get_engine(db_url).connect() as conn:
+        assert conn.execute(select(Feedback.text, Feedback.rating).where(Feedback.id == first)).one() == (
+            "Really helpful",
+            5,
+        )
+    with pytest.raises(ValueError):
+        svc.record_feedback("conv-1", "x", rating=9)
+    with pytest.raises(ValueError):
+        svc.record_feedback("conv-1", "   ")
+
+
+# ------------------------------------------------------------------------- hostile input, outages, logs
+INJECTION = "'; DROP TABLE orders; --"
+
+
+def test_sql_looking_input_finds_nothing_and_harms_nothing(svc: ShopService, db_url: str) -> None:
+    from shop.models import Order
+
+    orders_before = count(db_url, Order)
+    assert svc.get_product(INJECTION) is None
+    assert svc.check_availability(INJECTION) is None
+    for filters in (
+        {"text": INJECTION},
+        {"brand": INJECTION},
+        {"category": INJECTION},
+        {"color": INJECTION},
+        {"brand": "%"},
+        {"color": "_"},
+    ):
+        assert svc.search_products(**filters).total == 0, filters
+    # Text without a single keyword (wildcards, stop words) is no filter at all, not a LIKE wildcard.
+    assert svc.search_products(text="% _").total == svc.search_products().total
+    assert svc.verify_order(INJECTION, INJECTION) is Verification.NOT_FOUND
+    assert svc.verify_order("SA-100001", INJECTION) is Verification.EMAIL_MISMATCH
+    assert svc.verify_order("SA-100001", "x' OR '1'='1") is Verification.EMAIL_MISMATCH
+    assert svc.cancel_order("SA-100003", INJECTION).ok is False
+    feedback_id = svc.record_feedback(INJECTION, INJECTION)
+    with get_engine(db_url).connect() as conn:
+        assert conn.execute(select(Feedback.text).where(Feedback.id == feedback_id)).scalar_one() == INJECTION
+    assert count(db_url, Order) == orders_before
+    assert svc.get_order("SA-100003", ALEX).status == "paid"
+
+
+def test_unreachable_database_raises_shop_unavailable_quickly() -> None:
+    import time
+
+    from shop import ShopUnavailableError
+
+    started = time.perf_counter()
+    svc = ShopService("postgresql://shopuser:s3cret-pw@127.0.0.1:1/nope")
+    with pytest.raises(ShopUnavailableError) as info:
+        svc.search_products(category="shoes")
+    with pytest.raises(ShopUnavailableError):
+        svc.verify_order("SA-100001", ALEX)
+    assert time.perf_counter() - started < 10
+    message = str(info.value)
+    assert "s3cret-pw" not in message and "shopuser" not in message and "127.0.0.1" in message
+    assert info.value.__cause__ is None
+
+
+def test_uninitialised_database_is_unavailable(tmp_path) -> None:  # noqa: ANN001
+    from shop import ShopUnavailableError
+
+    svc = ShopService(f"sqlite:///{tmp_path / 'empty.db'}")
+    with pytest.raises(ShopUnavailableError):
+        svc.get_product("anything")
+
+
+def test_logs_never_hold_full_email(svc: ShopService, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="shop")
+    svc.verify_order("SA-100001", ALEX)
+    svc.cancel_order("SA-100006", ALEX)
+    svc.start_return("SA-100002", ALEX, "hoodie", "x")
+    assert caplog.records
+    assert "alex.morgan" not in caplog.text and "a***@example.com" in caplog.text

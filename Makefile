@@ -19,6 +19,8 @@ MODEL_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/nul
 
 # Quieter TensorFlow start-up logs for the people reading the terminal.
 export TF_CPP_MIN_LOG_LEVEL ?= 2
+# Third-party deprecation warnings are noise for people chatting with the assistant.
+export PYTHONWARNINGS ?= ignore::DeprecationWarning
 
 .PHONY: help install demo train seed serve validate test lint bench lock clean
 

@@ -14,11 +14,12 @@ from __future__ import annotations
 import logging
 import os
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any, Callable, Iterator, Sequence
 
+import numpy as np
 from sqlalchemy import exists, false, func, or_, outerjoin, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
@@ -39,6 +40,9 @@ from shop.models import (
     Return,
 )
 from shop.privacy import mask_email
+from shop.recommend import co_purchased, purchased_products
+from shop.search import Filters, SearchConfig, engine_for, similar_positions
+from shop.search import invalidate as invalidate_search_index
 from shop.vocabulary import (
     CLOTHING_SIZES,
     COLORS,
@@ -316,10 +320,14 @@ class ShopService:
         *,
         return_window_days: int | None = None,
         clock: Callable[[], datetime] | None = None,
+        search_config: SearchConfig | None = None,
     ) -> None:
         """``db_url``: SQLAlchemy URL (None: ``$SHOP_DB_URL``, else the local SQLite file).
         ``return_window_days``: overrides :data:`RETURN_WINDOW_DAYS` / ``$SHOP_RETURN_WINDOW_DAYS``.
-        ``clock``: returns the current time (tests); defaults to the UTC wall clock."""
+        ``clock``: returns the current time (tests); defaults to the UTC wall clock.
+        ``search_config``: text search and recommendation settings (default
+        :meth:`shop.search.SearchConfig.from_env`)."""
+        self.search_config = search_config or SearchConfig.from_env()
         self.db_url = database_url(db_url)
         self.return_window_days = (
             return_window_days if return_window_days is not None else _return_window_from_env()
@@ -429,10 +437,19 @@ class ShopService:
         limit: int = 5,
     ) -> SearchResult:
         """Products matching every given filter (case-insensitive; singular categories such as "jacket"
-        are accepted; prices may be numbers or strings like "$80"); ``text`` is a keyword match on name and
-        description (every keyword must appear; text without keywords, e.g. "show me some", is no filter).
-        When nothing matches, ``relax_hint`` names one filter whose removal finds products."""
+        are accepted; prices may be numbers or strings like "$80"), best sellers first when there is no text.
+
+        ``text`` goes through the hybrid search of :mod:`shop.search`: products whose name, description,
+        brand or colours contain every keyword are listed when there are any, otherwise related products
+        (some keywords, or a similar meaning: "something warm for a winter hike"); either way ranked by
+        keyword and embedding similarity, a product named exactly first. Text without keywords (e.g.
+        "show me some") is no filter. When nothing matches, ``relax_hint`` names one filter whose removal
+        finds products."""
         limit = max(1, min(int(limit), MAX_RESULTS))
+        if keywords(text):
+            return self._text_search(
+                Filters(category, brand, color, size, min_price, max_price, in_stock_only), str(text), limit
+            )
         arguments = {
             "category": category,
             "brand": brand,
@@ -454,6 +471,138 @@ class ShopService:
                 if self._count(session, self._filters(**{**arguments, name: None})):
                     return SearchResult([], 0, name)
             return SearchResult([], 0, None)
+
+    def _summaries(self, product_ids: Sequence[int], filters: Filters | None = None) -> list[ProductSummary]:
+        """Summaries of ``product_ids`` in that order, read fresh from the database; with ``filters``,
+        products whose variants no longer pass the colour/size/stock filters are left out."""
+        if not product_ids:
+            return []
+        with self._transaction() as session:
+            products = {
+                p.id: p
+                for p in session.execute(select(Product).where(Product.id.in_(list(product_ids))))
+                .unique()
+                .scalars()
+            }
+            variants: dict[int, list[ProductVariant]] = {pid: [] for pid in products}
+            rows = session.execute(
+                select(ProductVariant).where(ProductVariant.product_id.in_(list(products)))
+            )
+            for variant in rows.scalars():
+                variants[variant.product_id].append(variant)
+            color = normalize_color(filters.color) if filters and filters.color else None
+            size = normalize_size(filters.size) if filters and filters.size else None
+            summaries = []
+            for pid in product_ids:
+                if pid not in products:
+                    continue
+                if filters is not None and not any(
+                    (color is None or v.color == color)
+                    and (size is None or v.size == size)
+                    and (v.stock > 0 or not filters.in_stock_only)
+                    for v in variants[pid]
+                ):
+                    continue
+                summaries.append(ProductSummary(**_summary_fields(products[pid], variants[pid])))
+            return summaries
+
+    def _text_search(self, filters: Filters, text: str, limit: int) -> SearchResult:
+        engine = engine_for(self.db_url, self.search_config)
+        ranking = engine.search(self._transaction, text, filters, window=3 * limit + 10)
+        if ranking.total:
+            products: list[ProductSummary] = []
+            ids, chunk = ranking.product_ids, limit + 2
+            for start in range(0, len(ids), chunk):  # usually one chunk; more only when stock went stale
+                products += self._summaries(ids[start : start + chunk], filters)
+                if len(products) >= limit:
+                    break
+            return SearchResult(products[:limit], ranking.total, None)
+        for name in RELAXABLE_FILTERS:
+            if getattr(filters, name) in (None, ""):
+                continue
+            if engine.search(self._transaction, text, replace(filters, **{name: None}), window=1).total:
+                return SearchResult([], 0, name)
+        return SearchResult([], 0, None)
+
+    def _in_stock_popular(
+        self, category: str | None, exclude_skus: set[str], limit: int
+    ) -> list[ProductSummary]:
+        """Best sellers in stock (in ``category`` if given), none of ``exclude_skus``."""
+        with self._transaction() as session:
+            conditions = self._filters(category, None, None, None, None, None, None, True)
+            if exclude_skus:
+                conditions.append(Product.sku.not_in(sorted(exclude_skus)))
+            return self._ranked_products(session, conditions, limit)
+
+    def _identify(self, product: str) -> tuple[int, str, str] | None:
+        """``(id, sku, category)`` of a product named by SKU or (partial) name."""
+        with self._transaction() as session:
+            found = self._resolve_product(session, product)
+            return (found.id, found.sku, found.category.name) if found is not None else None
+
+    def similar_products(self, product: str, limit: int = 5) -> list[ProductSummary]:
+        """In-stock products most like ``product`` (name or SKU) by embedding similarity (keyword
+        similarity without an encoder), never the product itself; empty for an unknown product."""
+        limit = max(1, min(int(limit), MAX_RESULTS))
+        found = self._identify(product)
+        if found is None:
+            return []
+        index = engine_for(self.db_url, self.search_config).index(self._transaction)
+        position = index.position.get(found[0])
+        if position is None:  # added after the index was built; it refreshes within the TTL
+            return self._in_stock_popular(found[2], {found[1]}, limit)
+        candidates = np.flatnonzero(index.in_stock)
+        candidates = candidates[candidates != position]
+        ordered = similar_positions(index, position, candidates)[: 3 * limit + 10]
+        ids = [int(i) for i in index.ids[ordered]]
+        return self._summaries(ids, Filters())[:limit]
+
+    def also_bought(self, product: str, limit: int = 5) -> list[ProductSummary]:
+        """ "Customers who bought this also bought": in-stock products found in the same orders as
+        ``product`` (name or SKU), most shared orders first; filled up with best sellers of the same
+        category, then of the shop, when the product is new or rarely bought. Never the product itself;
+        empty for an unknown product."""
+        limit = max(1, min(int(limit), MAX_RESULTS))
+        found = self._identify(product)
+        if found is None:
+            return []
+        product_id, sku, category = found
+        with self._transaction() as session:
+            together = co_purchased(session, [product_id], limit=3 * limit + 10)
+        chosen = self._summaries(together, Filters())[:limit]
+        return self._fill_with_popular(chosen, {sku}, [category, None], limit)
+
+    def recommend_for_customer(
+        self, email: str | None, category: str | None = None, limit: int = 5
+    ) -> list[ProductSummary]:
+        """Recommendations for a shopper: products bought together with what ``email`` bought before
+        (not what they already bought), in stock, optionally in one category; best sellers for a new or
+        unknown shopper (or ``email`` None)."""
+        limit = max(1, min(int(limit), MAX_RESULTS))
+        canonical = normalize_category(category) if category else None
+        if category and canonical is None:
+            return []  # an unknown category has no products, as in search_products
+        address = normalize_email(email)
+        with self._transaction() as session:
+            owned = purchased_products(session, address) if address else []
+            ids = [product_id for product_id, _ in owned]
+            together = co_purchased(session, ids, limit=10 * limit + 20) if ids else []
+        chosen = [
+            s for s in self._summaries(together, Filters()) if canonical is None or s.category == canonical
+        ][:limit]
+        logger.info("recommendations for %s: %d from order history", mask_email(email), len(chosen))
+        return self._fill_with_popular(chosen, {sku for _, sku in owned}, [canonical], limit)
+
+    def _fill_with_popular(
+        self, chosen: list[ProductSummary], exclude_skus: set[str], categories: list[str | None], limit: int
+    ) -> list[ProductSummary]:
+        """Top ``chosen`` up to ``limit`` with best sellers of each of ``categories`` in turn (None: any)."""
+        for category in categories:
+            if len(chosen) >= limit:
+                break
+            taken = exclude_skus | {s.sku for s in chosen}
+            chosen = chosen + self._in_stock_popular(category, taken, limit - len(chosen))
+        return chosen
 
     def popular_products(self, category: str | None = None, limit: int = 5) -> list[ProductSummary]:
         """Best-selling products that are in stock, optionally within one category."""
@@ -602,6 +751,8 @@ class ShopService:
         outcome = self._change_open_order(
             order_id, email, {"status": "cancelled"}, NOT_CANCELLABLE, restock=True
         )
+        if outcome.ok:
+            invalidate_search_index(self.db_url)  # stock moved: the search index re-reads it
         logger.info(
             "cancel %s for %s: %s", normalize_order_id(order_id), mask_email(email), outcome.reason or "ok"
         )

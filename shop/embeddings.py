@@ -89,6 +89,10 @@ class TransformerEncoder:
 
     def __init__(self, path: str | Path, device: str | None = None, quantize: bool = False) -> None:
         import torch  # imported here: the shop layer must work without torch
+
+        # Rasa installs TensorFlow; without this, transformers imports it too (seconds, hundreds of MB)
+        # although the encoder runs on PyTorch only.
+        os.environ.setdefault("USE_TF", "0")
         from transformers import AutoModel, AutoTokenizer
 
         self._torch = torch

@@ -63,10 +63,10 @@ validate: $(INSTALL_STAMP)  ## Check NLU data, stories, rules and domain for con
 	$(RASA) data validate --fail-on-warnings
 
 lint: $(INSTALL_STAMP)  ## ruff
-	$(BIN)/ruff check .
+	$(BIN)/ruff check --no-cache .
 
 test: $(INSTALL_STAMP)  ## Lint, validate, train if needed, run the whole test suite
-	$(BIN)/ruff check .
+	$(BIN)/ruff check --no-cache .
 	$(RASA) data validate --fail-on-warnings
 	$(MAKE) --no-print-directory train
 	SHOPASSIST_MODEL=$(MODEL) $(BIN)/python -m pytest

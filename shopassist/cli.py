@@ -14,9 +14,8 @@ from shop.config import database_url
 
 
 def _seed(args: argparse.Namespace) -> int:
-    from shop.seed import seed_database
-
     from shop import ShopUnavailableError
+    from shop.seed import seed_database
 
     url = database_url(args.db)
     try:

@@ -11,6 +11,8 @@ INSTALL_STAMP := $(VENV)/.shopassist-installed
 MODEL := models/shopassist.tar.gz
 RASA_PORT ?= 5005
 ACTIONS_PORT ?= 5055
+# credentials.production.yml adds Telegram and Slack (their secrets come from environment variables).
+CREDENTIALS ?= credentials.yml
 export VENV ACTIONS_PORT
 
 # Everything a trained model depends on: retrain when one of these is newer than the model.
@@ -57,7 +59,7 @@ demo: $(INSTALL_STAMP) seed $(MODEL)  ## Install, seed, train if needed, and cha
 
 serve: $(INSTALL_STAMP) seed $(MODEL)  ## Run the Rasa server (REST, socket.io, configured channels) and actions
 	scripts/with-action-server $(RASA) run --model $(MODEL) --endpoints endpoints.yml \
-		--credentials credentials.yml --port $(RASA_PORT) --enable-api --cors "*"
+		--credentials $(CREDENTIALS) --port $(RASA_PORT) --enable-api --cors "*"
 
 validate: $(INSTALL_STAMP)  ## Check NLU data, stories, rules and domain for conflicts
 	$(RASA) data validate --fail-on-warnings

@@ -1,0 +1,1 @@
+"""ShopAssist dialogue policies (Rasa 3.6 graph components)."""

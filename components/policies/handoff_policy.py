@@ -1,0 +1,703 @@
+"""Decides when a ShopAssist conversation should go to a person.
+
+``HandoffPolicy`` predicts the handoff action (``action_handoff`` by default) when one of its triggers
+fires on the shopper's latest message. It learns nothing: every trigger is a rule over the user turns of
+the current session, and every threshold lives in ``config.yml`` (see ``get_default_config``).
+
+Triggers, in the order they are checked (the first that fires is recorded as the reason):
+
+``explicit_request``
+    The shopper asks for a person: the intent is one of ``explicit_request_intents`` with at least
+    ``explicit_request_threshold`` confidence, or the text matches ``explicit_request_patterns``.
+``sensitive_topic``
+    Payment disputes, suspected fraud and the like: the intent is one of ``sensitive_intents`` (with
+    ``sensitive_intent_threshold``), or the text matches ``sensitive_patterns``.
+``anger_sustained``
+    The emotion classifier scored ``anger_labels`` at or above ``anger_threshold`` in at least
+    ``anger_min_turns`` of the last ``anger_window`` user turns (the latest one included when
+    ``anger_require_latest``).
+``anger_rising``
+    The anger score rose by at least ``anger_rising_min_step`` at every one of the last
+    ``anger_rising_turns`` user turns and ended at or above ``anger_rising_final_threshold``.
+``repeated_fallback``
+    The last ``fallback_turns`` user turns all failed: NLU fallback intent, intent confidence below
+    ``low_confidence_threshold``, or the bot answered with a fallback action.
+``repeated_request``
+    The same request (same intent, no conflicting entity values) ``repeat_min_count`` times in a row
+    within the last ``repeat_window`` user turns; intents in ``repeat_ignored_intents`` (affirm, deny,
+    inform, greet ...) are skipped, they neither count nor break the row.
+
+When to predict, and when not:
+
+* Only at the first prediction after a user message ("once per user turn"). After the handoff action
+  (or any other action) in that turn it predicts nothing, so the other policies let ``action_listen``
+  follow.
+* Never while a handoff is active: the ``handoff_active_slot`` is truthy, or the bot's last action
+  before the shopper's message was the handoff action. Evidence is counted only from the user turns
+  after the latest handoff (and after the latest restart / session start), so a trigger needs fresh
+  evidence to fire again.
+* While a form is collecting a value (an active loop) only the triggers in
+  ``triggers_in_active_loop`` fire (by default only ``explicit_request``); the form is then
+  deactivated (``deactivate_active_loop``) so it does not ask its question again after the handoff.
+* Never on Rasa's default intents (``/restart``, ``/back``, ``/session_start``): RulePolicy runs their
+  default actions.
+
+How it wins in Rasa 3.6's ``DefaultPolicyPredictionEnsemble``: the ensemble picks the prediction with
+the highest ``(max_confidence, policy_priority)`` tuple, after two filters: "no user" predictions (the
+RulePolicy's active-loop happy path) beat everything, and end-to-end predictions beat intent-based
+ones. A firing ``HandoffPolicy`` predicts with ``prediction_confidence`` (1.0, the same as a rule) and
+``priority`` ``RULE_POLICY_PRIORITY + 1`` = 5 (Memoization 3, RulePolicy 4, TED 1), so it wins the tie
+against every rule, memoized story and ML prediction. Inside an active loop it marks its prediction as
+``is_no_user_prediction`` so that it competes with (and, thanks to its priority, beats) RulePolicy's
+loop happy-path prediction instead of being filtered out. It does not beat end-to-end predictions
+(rules or stories written with user *text*); ShopAssist has none. When it does not fire, it predicts
+all zeros and never wins.
+
+What fired is recorded on the winning prediction: ``SlotSet(<handoff_reason_slot>, "<trigger>")`` in
+``optional_events`` (only applied when this policy wins; the slot must exist in the domain) and
+``{"handoff_reason": "<trigger>", "handoff_triggers": [...], "handoff_details": {...}}`` in
+``action_metadata``, which Rasa stores on the handoff's ``ActionExecuted`` event.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
+
+from rasa.core.constants import POLICY_PRIORITY, RULE_POLICY_PRIORITY
+from rasa.core.policies.policy import Policy, PolicyPrediction
+from rasa.engine.graph import ExecutionContext
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.constants import DEFAULT_NLU_FALLBACK_INTENT_NAME, INTENT_MESSAGE_PREFIX
+from rasa.shared.core.constants import (
+    ACTION_DEFAULT_FALLBACK_NAME,
+    ACTION_LISTEN_NAME,
+    ACTION_TWO_STAGE_FALLBACK_NAME,
+    REQUESTED_SLOT,
+    USER_INTENT_BACK,
+    USER_INTENT_RESTART,
+    USER_INTENT_SESSION_START,
+)
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import (
+    ActionExecuted,
+    ActiveLoop,
+    Event,
+    Restarted,
+    SessionStarted,
+    SlotSet,
+    UserUttered,
+)
+from rasa.shared.core.generator import TrackerWithCachedStates
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.exceptions import InvalidConfigException, RasaException
+from rasa.shared.nlu.constants import (
+    ENTITIES,
+    ENTITY_ATTRIBUTE_ROLE,
+    ENTITY_ATTRIBUTE_TYPE,
+    ENTITY_ATTRIBUTE_VALUE,
+    INTENT,
+    INTENT_NAME_KEY,
+    PREDICTED_CONFIDENCE_KEY,
+    TEXT,
+)
+
+logger = logging.getLogger(__name__)
+
+#: Key of the emotion prediction in the parse data (set by TransformerIntentEmotionClassifier).
+EMOTION = "emotion"
+EMOTION_RANKING = "ranking"
+
+# Trigger names: the values of the reason slot and of ``action_metadata["handoff_reason"]``.
+EXPLICIT_REQUEST = "explicit_request"
+SENSITIVE_TOPIC = "sensitive_topic"
+ANGER_SUSTAINED = "anger_sustained"
+ANGER_RISING = "anger_rising"
+REPEATED_FALLBACK = "repeated_fallback"
+REPEATED_REQUEST = "repeated_request"
+ALL_TRIGGERS = (
+    EXPLICIT_REQUEST,
+    SENSITIVE_TOPIC,
+    ANGER_SUSTAINED,
+    ANGER_RISING,
+    REPEATED_FALLBACK,
+    REPEATED_REQUEST,
+)
+
+# Keys of ``action_metadata`` on a handoff prediction.
+METADATA_REASON = "handoff_reason"
+METADATA_TRIGGERS = "handoff_triggers"
+METADATA_DETAILS = "handoff_details"
+
+PERSISTED_FILE = "handoff_policy.json"
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class UserTurn:
+    """What the policy needs from one user message and the bot's answer to it."""
+
+    intent: Optional[str]
+    confidence: float
+    entities: Tuple[Tuple[str, Optional[str], str], ...]  # (type, role, value)
+    text: str
+    emotion: Optional[str]
+    emotion_confidence: float
+    anger: float
+    bot_actions: Tuple[str, ...] = ()
+    active_loop: Optional[str] = None
+
+    @property
+    def is_intent_payload(self) -> bool:
+        """``/intent{...}`` messages (buttons, tests) carry no real text and no emotion."""
+        return self.text.startswith(INTENT_MESSAGE_PREFIX)
+
+
+@dataclass
+class HandoffDecision:
+    """The outcome of checking all triggers on the latest user turn."""
+
+    trigger: str
+    fired: List[str]
+    details: Dict[str, Any] = field(default_factory=dict)
+
+
+def _as_float(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def _anger_score(emotion: Dict[str, Any], labels: Set[str]) -> float:
+    """Highest confidence the emotion classifier gave any anger label (0.0 without emotion data)."""
+    scores = [
+        _as_float(entry.get(PREDICTED_CONFIDENCE_KEY))
+        for entry in (emotion.get(EMOTION_RANKING) or [])
+        if isinstance(entry, dict) and entry.get(INTENT_NAME_KEY) in labels
+    ]
+    if emotion.get(INTENT_NAME_KEY) in labels:
+        scores.append(_as_float(emotion.get(PREDICTED_CONFIDENCE_KEY)))
+    return max(scores, default=0.0)
+
+
+def _turn_from_event(event: UserUttered, anger_labels: Set[str], active_loop: Optional[str]) -> UserTurn:
+    parse_data = event.parse_data or {}
+    intent = parse_data.get(INTENT) or event.intent or {}
+    emotion = parse_data.get(EMOTION) or {}
+    entities = tuple(
+        (
+            str(entity.get(ENTITY_ATTRIBUTE_TYPE)),
+            entity.get(ENTITY_ATTRIBUTE_ROLE),
+            str(entity.get(ENTITY_ATTRIBUTE_VALUE)).strip().lower(),
+        )
+        for entity in (parse_data.get(ENTITIES) or event.entities or [])
+        if isinstance(entity, dict) and entity.get(ENTITY_ATTRIBUTE_TYPE)
+    )
+    return UserTurn(
+        intent=intent.get(INTENT_NAME_KEY),
+        confidence=_as_float(intent.get(PREDICTED_CONFIDENCE_KEY)),
+        entities=entities,
+        text=str(parse_data.get(TEXT) or event.text or ""),
+        emotion=emotion.get(INTENT_NAME_KEY),
+        emotion_confidence=_as_float(emotion.get(PREDICTED_CONFIDENCE_KEY)),
+        anger=_anger_score(emotion, anger_labels),
+        active_loop=active_loop,
+    )
+
+
+def user_turns_since_last_handoff(
+    events: Sequence[Event], handoff_action: str, anger_labels: Sequence[str] = ("anger",)
+) -> List[UserTurn]:
+    """The user turns of the current session that came after the latest handoff.
+
+    Reads the raw events rather than ``tracker.applied_events()`` on purpose: the default fallback
+    action reverts the user message (``UserUtteranceReverted``), and those turns must still count for
+    the fallback trigger. A restart or a new session starts the history afresh; so does the handoff
+    action, so that a trigger needs fresh evidence to fire again.
+    """
+    labels = set(anger_labels)
+    turns: List[UserTurn] = []
+    bot_actions: List[str] = []
+    active_loop: Optional[str] = None
+
+    def close_turn() -> None:
+        if turns and bot_actions:
+            last = turns[-1]
+            turns[-1] = replace(last, bot_actions=last.bot_actions + tuple(bot_actions))
+        bot_actions.clear()
+
+    for event in events:
+        if isinstance(event, (Restarted, SessionStarted)):
+            turns, active_loop = [], None
+            bot_actions.clear()
+        elif isinstance(event, ActiveLoop):
+            active_loop = event.name
+        elif isinstance(event, UserUttered):
+            close_turn()
+            turns.append(_turn_from_event(event, labels, active_loop))
+        elif isinstance(event, ActionExecuted):
+            name = event.action_name
+            if name == handoff_action:
+                turns = []
+                bot_actions.clear()
+            elif name and name != ACTION_LISTEN_NAME:
+                bot_actions.append(name)
+    close_turn()
+    return turns
+
+
+def is_start_of_user_turn(events: Sequence[Event]) -> bool:
+    """True when no action has run since the latest user message (the turn's first prediction).
+
+    Slot, loop and rejection events in between are transparent: a rejected form in the same turn is
+    still the same decision point.
+    """
+    for event in reversed(events):
+        if isinstance(event, UserUttered):
+            return True
+        if isinstance(event, ActionExecuted):
+            return False
+    return False
+
+
+def last_bot_action_before_latest_message(events: Sequence[Event]) -> Optional[str]:
+    """Name of the last action other than ``action_listen`` before the latest user message."""
+    seen_user = False
+    for event in reversed(events):
+        if isinstance(event, UserUttered):
+            seen_user = True
+        elif seen_user and isinstance(event, ActionExecuted):
+            if event.action_name and event.action_name != ACTION_LISTEN_NAME:
+                return event.action_name
+        elif isinstance(event, (Restarted, SessionStarted)):
+            return None
+    return None
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True)
+class HandoffPolicy(Policy):
+    """Predicts the handoff action when the conversation should go to a person (see module doc)."""
+
+    @staticmethod
+    def get_default_config() -> Dict[str, Any]:
+        """Every parameter of the policy, with its default."""
+        return {
+            # Ensemble priority. RulePolicy has 4 (Memoization 3, TED 1); with one more, a firing
+            # handoff wins the tie against a rule predicted with the same confidence (1.0).
+            POLICY_PRIORITY: RULE_POLICY_PRIORITY + 1,
+            # Confidence of a handoff prediction. 1.0 ties with rules, so `priority` decides.
+            "prediction_confidence": 1.0,
+            # The action predicted when a trigger fires (must be in the domain).
+            "handoff_action": "action_handoff",
+            # Slot that receives the name of the trigger that fired (text slot, should not influence
+            # the conversation). null: set nothing. Only set when the slot exists in the domain.
+            "handoff_reason_slot": "handoff_reason",
+            # Slot that marks a handoff as active (set by the handoff action / agent console); while it
+            # is truthy the policy never fires. null: only "last action was the handoff" is checked.
+            "handoff_active_slot": "handoff_active",
+            # Enabled triggers; their order is the precedence when several fire at once.
+            "triggers": list(ALL_TRIGGERS),
+            # Triggers that may fire while a form (active loop) is collecting a value.
+            "triggers_in_active_loop": [EXPLICIT_REQUEST],
+            # When firing inside an active loop, also deactivate it (ActiveLoop(None) and
+            # requested_slot=None), so the form does not ask its question again after the handoff.
+            "deactivate_active_loop": True,
+            # Intents on which the policy never fires (Rasa's default intents run default actions).
+            "ignored_intents": [USER_INTENT_RESTART, USER_INTENT_BACK, USER_INTENT_SESSION_START],
+            # --- explicit_request ---
+            "explicit_request_intents": ["request_human"],
+            "explicit_request_threshold": 0.5,
+            # Regular expressions (case-insensitive) on the message text that count as a request too,
+            # for when the intent classifier misses it. [] disables.
+            "explicit_request_patterns": [
+                r"\b(talk|speak|chat)\s+(to|with)\s+(a|an|some|your|real)?\s*"
+                r"(real\s+|live\s+)?(human|person|agent|representative|operator)\b",
+                r"\b(human|live|real)\s+(agent|operator|representative)\b",
+            ],
+            # --- sensitive_topic ---
+            # Intents that always go to a person (e.g. a future `report_fraud`). [] : text patterns only.
+            "sensitive_intents": [],
+            "sensitive_intent_threshold": 0.5,
+            # Regular expressions (case-insensitive) on the message text.
+            "sensitive_patterns": [
+                r"\bfraud\w*",
+                r"\bcharge[\s-]?backs?\b",
+                r"\bstolen\s+(credit\s+|debit\s+|bank\s+)?cards?\b",
+                r"\b(card|account|identity)\s+(was\s+|has\s+been\s+|got\s+)?(stolen|hacked|compromised)\b",
+                r"\bunauthori[sz]ed\s+(charges?|payments?|transactions?|purchases?|orders?|debits?)\b",
+                r"\bidentity\s+theft\b",
+                r"\bdisput(e|ed|ing)\s+(a|the|this|that|my)?\s*(charge|payment|transaction)s?\b",
+                r"\b(didn'?t|did\s+not|never)\s+(make|place|authori[sz]e)\s+"
+                r"(this|that|these|those|the|any)\s+(purchase|order|payment|charge)s?\b",
+                r"\bscam(med|mer)?\b",
+            ],
+            # --- anger_sustained / anger_rising (emotion classifier) ---
+            # Emotion labels that count as anger.
+            "anger_labels": ["anger"],
+            # Anger confidence at or above which a user turn counts as angry.
+            "anger_threshold": 0.6,
+            # k of the last n user turns: `anger_min_turns` of the last `anger_window`.
+            "anger_window": 3,
+            "anger_min_turns": 2,
+            # The latest user turn must itself be angry (a shopper who calmed down is left alone).
+            "anger_require_latest": True,
+            # Rising anger: over the last `anger_rising_turns` user turns the anger score rises by at
+            # least `anger_rising_min_step` at every turn and ends at or above the final threshold.
+            "anger_rising_turns": 3,
+            "anger_rising_min_step": 0.1,
+            "anger_rising_final_threshold": 0.5,
+            # --- repeated_fallback ---
+            # Number of consecutive failed user turns (the latest included).
+            "fallback_turns": 3,
+            # Intents that mean "not understood" (FallbackClassifier's intent).
+            "fallback_intents": [DEFAULT_NLU_FALLBACK_INTENT_NAME],
+            # Bot actions that mean "not understood" (answers to earlier turns).
+            "fallback_actions": [
+                ACTION_DEFAULT_FALLBACK_NAME,
+                ACTION_TWO_STAGE_FALLBACK_NAME,
+                "utter_default",
+            ],
+            # A turn whose intent confidence is below this counts as failed too. 0.0 disables.
+            "low_confidence_threshold": 0.5,
+            # --- repeated_request ---
+            # The same request this many times in a row (ignored intents skipped) ...
+            "repeat_min_count": 3,
+            # ... within this many latest user turns.
+            "repeat_window": 4,
+            # Intents that are answers or small talk, not requests: skipped when looking for repeats.
+            "repeat_ignored_intents": [
+                "affirm",
+                "deny",
+                "inform",
+                "greet",
+                "goodbye",
+                "thank",
+                "bot_challenge",
+                "out_of_scope",
+                "request_human",
+                DEFAULT_NLU_FALLBACK_INTENT_NAME,
+            ],
+        }
+
+    def __init__(
+        self,
+        config: Dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        featurizer: Any = None,
+    ) -> None:
+        """Validates the config and compiles the text patterns."""
+        config = {**self.get_default_config(), **config}
+        super().__init__(config, model_storage, resource, execution_context, featurizer=featurizer)
+        self._validate_config(self.config)
+        self._explicit_patterns = self._compile(self.config["explicit_request_patterns"])
+        self._sensitive_patterns = self._compile(self.config["sensitive_patterns"])
+        self._warned: Set[str] = set()
+
+    # ------------------------------------------------------------------ config & persistence
+
+    @staticmethod
+    def _compile(patterns: Sequence[str]) -> List[re.Pattern]:
+        return [re.compile(pattern, re.IGNORECASE) for pattern in patterns]
+
+    @classmethod
+    def _validate_config(cls, config: Dict[str, Any]) -> None:
+        def fail(message: str) -> None:
+            raise InvalidConfigException(f"{cls.__name__}: {message}")
+
+        if not config.get("handoff_action"):
+            fail("`handoff_action` must name an action of the domain.")
+        for key in ("triggers", "triggers_in_active_loop"):
+            unknown = set(config[key]) - set(ALL_TRIGGERS)
+            if unknown:
+                fail(f"unknown trigger(s) in `{key}`: {sorted(unknown)}; known: {list(ALL_TRIGGERS)}.")
+        for key in (
+            "prediction_confidence",
+            "explicit_request_threshold",
+            "sensitive_intent_threshold",
+            "anger_threshold",
+            "anger_rising_min_step",
+            "anger_rising_final_threshold",
+            "low_confidence_threshold",
+        ):
+            value = config[key]
+            if not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+                fail(f"`{key}` must be a number between 0 and 1, got {value!r}.")
+        for key, minimum in (
+            ("anger_window", 1),
+            ("anger_min_turns", 1),
+            ("anger_rising_turns", 2),
+            ("fallback_turns", 1),
+            ("repeat_min_count", 2),
+            ("repeat_window", 2),
+        ):
+            value = config[key]
+            if not isinstance(value, int) or value < minimum:
+                fail(f"`{key}` must be an integer >= {minimum}, got {value!r}.")
+        if config["anger_min_turns"] > config["anger_window"]:
+            fail("`anger_min_turns` cannot exceed `anger_window`.")
+        if config["repeat_min_count"] > config["repeat_window"]:
+            fail("`repeat_min_count` cannot exceed `repeat_window`.")
+        for key in ("explicit_request_patterns", "sensitive_patterns"):
+            for pattern in config[key]:
+                try:
+                    re.compile(pattern)
+                except (re.error, TypeError) as error:
+                    fail(f"invalid regular expression in `{key}`: {pattern!r} ({error}).")
+
+    def train(
+        self,
+        training_trackers: List[TrackerWithCachedStates],
+        domain: Domain,
+        **kwargs: Any,
+    ) -> Resource:
+        """Nothing to learn: checks the handoff action exists and stores the config."""
+        if self.config["handoff_action"] not in domain.action_names_or_texts:
+            logger.warning(
+                f"{self.__class__.__name__}: the handoff action '{self.config['handoff_action']}' is "
+                f"not in the domain; the policy will never predict it."
+            )
+        self.persist()
+        return self._resource
+
+    def persist(self) -> None:
+        """Writes the effective config (for inspection; `load` gets the config from the model)."""
+        with self._model_storage.write_to(self._resource) as directory:
+            payload = {"format_version": FORMAT_VERSION, "config": self.config}
+            (Path(directory) / PERSISTED_FILE).write_text(
+                json.dumps(payload, indent=2, sort_keys=True, default=str), encoding="utf-8"
+            )
+
+    @classmethod
+    def load(
+        cls,
+        config: Dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> HandoffPolicy:
+        """Loads the policy; the graph's config wins, the persisted file is only checked."""
+        try:
+            with model_storage.read_from(resource) as directory:
+                payload = json.loads((Path(directory) / PERSISTED_FILE).read_text(encoding="utf-8"))
+            if payload.get("format_version") != FORMAT_VERSION:
+                logger.warning(
+                    f"{cls.__name__}: persisted format {payload.get('format_version')} differs from "
+                    f"{FORMAT_VERSION}; using the model's config."
+                )
+        except (ValueError, FileNotFoundError, OSError, RasaException) as error:
+            logger.debug(f"{cls.__name__}: no persisted data for '{resource.name}' ({error}); using config.")
+        return cls(config, model_storage, resource, execution_context)
+
+    # ------------------------------------------------------------------ prediction
+
+    def predict_action_probabilities(
+        self,
+        tracker: DialogueStateTracker,
+        domain: Domain,
+        rule_only_data: Optional[Dict[str, Any]] = None,
+        **kwargs: Any,
+    ) -> PolicyPrediction:
+        """Predicts the handoff action when a trigger fires, otherwise all zeros."""
+        probabilities = self._default_predictions(domain)
+        handoff_action = self.config["handoff_action"]
+        if handoff_action not in domain.action_names_or_texts:
+            self._warn_once(
+                "missing_action",
+                f"{self.__class__.__name__}: '{handoff_action}' is not in the domain; not predicting.",
+            )
+            return self._prediction(probabilities)
+
+        decision = self.decide(tracker)
+        if decision is None:
+            return self._prediction(probabilities)
+
+        probabilities[domain.index_for_action(handoff_action)] = float(self.config["prediction_confidence"])
+        in_loop = tracker.active_loop_name is not None
+        optional_events: List[Event] = []
+        if in_loop and self.config["deactivate_active_loop"]:
+            optional_events += [ActiveLoop(None), SlotSet(REQUESTED_SLOT, None)]
+        reason_slot = self.config["handoff_reason_slot"]
+        if reason_slot:
+            if any(slot.name == reason_slot for slot in domain.slots):
+                optional_events.append(SlotSet(reason_slot, decision.trigger))
+            else:
+                self._warn_once(
+                    "missing_slot",
+                    f"{self.__class__.__name__}: slot '{reason_slot}' is not in the domain; the "
+                    f"handoff reason is only recorded in the action metadata.",
+                )
+        logger.debug(f"{self.__class__.__name__}: handoff ({decision.trigger}); fired {decision.fired}.")
+        return self._prediction(
+            probabilities,
+            optional_events=optional_events,
+            # Inside a loop RulePolicy's happy-path prediction is a "no user" prediction, which the
+            # ensemble prefers over all others; competing in that class lets priority decide.
+            is_no_user_prediction=in_loop,
+            diagnostic_data={METADATA_REASON: decision.trigger, METADATA_DETAILS: decision.details},
+            action_metadata={
+                METADATA_REASON: decision.trigger,
+                METADATA_TRIGGERS: list(decision.fired),
+                METADATA_DETAILS: decision.details,
+            },
+        )
+
+    def _warn_once(self, key: str, message: str) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            logger.warning(message)
+
+    def decide(self, tracker: DialogueStateTracker) -> Optional[HandoffDecision]:
+        """Checks the triggers on the latest user message; None when the policy should not fire."""
+        events = list(tracker.events)
+        if not is_start_of_user_turn(events):
+            return None
+        if self._handoff_active(tracker, events):
+            return None
+        turns = user_turns_since_last_handoff(
+            events, self.config["handoff_action"], self.config["anger_labels"]
+        )
+        if not turns or turns[-1].intent in set(self.config["ignored_intents"]):
+            return None
+
+        allowed = list(self.config["triggers"])
+        if tracker.active_loop_name is not None:
+            in_loop = set(self.config["triggers_in_active_loop"])
+            allowed = [trigger for trigger in allowed if trigger in in_loop]
+
+        fired: List[str] = []
+        details: Dict[str, Any] = {}
+        for trigger in allowed:
+            evidence = self._check(trigger, turns)
+            if evidence is not None:
+                fired.append(trigger)
+                details[trigger] = evidence
+        if not fired:
+            return None
+        return HandoffDecision(trigger=fired[0], fired=fired, details=details)
+
+    def _handoff_active(self, tracker: DialogueStateTracker, events: Sequence[Event]) -> bool:
+        slot = self.config["handoff_active_slot"]
+        if slot and slot in tracker.slots and tracker.slots[slot].value:
+            return True
+        return last_bot_action_before_latest_message(events) == self.config["handoff_action"]
+
+    def _check(self, trigger: str, turns: List[UserTurn]) -> Optional[Dict[str, Any]]:
+        checks = {
+            EXPLICIT_REQUEST: self._explicit_request,
+            SENSITIVE_TOPIC: self._sensitive_topic,
+            ANGER_SUSTAINED: self._anger_sustained,
+            ANGER_RISING: self._anger_rising,
+            REPEATED_FALLBACK: self._repeated_fallback,
+            REPEATED_REQUEST: self._repeated_request,
+        }
+        return checks[trigger](turns)
+
+    # ------------------------------------------------------------------ triggers
+    # Each returns JSON-serialisable evidence when it fires, None otherwise.
+
+    @staticmethod
+    def _matching_pattern(patterns: Sequence[re.Pattern], turn: UserTurn) -> Optional[str]:
+        if turn.is_intent_payload or not turn.text:
+            return None
+        for pattern in patterns:
+            if pattern.search(turn.text):
+                return pattern.pattern
+        return None
+
+    def _explicit_request(self, turns: List[UserTurn]) -> Optional[Dict[str, Any]]:
+        latest = turns[-1]
+        if (
+            latest.intent in self.config["explicit_request_intents"]
+            and latest.confidence >= self.config["explicit_request_threshold"]
+        ):
+            return {"intent": latest.intent, "confidence": latest.confidence}
+        pattern = self._matching_pattern(self._explicit_patterns, latest)
+        if pattern is not None:
+            return {"pattern": pattern}
+        return None
+
+    def _sensitive_topic(self, turns: List[UserTurn]) -> Optional[Dict[str, Any]]:
+        latest = turns[-1]
+        if (
+            latest.intent in self.config["sensitive_intents"]
+            and latest.confidence >= self.config["sensitive_intent_threshold"]
+        ):
+            return {"intent": latest.intent, "confidence": latest.confidence}
+        pattern = self._matching_pattern(self._sensitive_patterns, latest)
+        if pattern is not None:
+            return {"pattern": pattern}
+        return None
+
+    def _anger_sustained(self, turns: List[UserTurn]) -> Optional[Dict[str, Any]]:
+        threshold = self.config["anger_threshold"]
+        window = [turn.anger for turn in turns[-self.config["anger_window"] :]]
+        if self.config["anger_require_latest"] and window[-1] < threshold:
+            return None
+        angry = sum(score >= threshold for score in window)
+        if angry >= self.config["anger_min_turns"]:
+            return {"angry_turns": angry, "window": len(window), "scores": [round(s, 3) for s in window]}
+        return None
+
+    def _anger_rising(self, turns: List[UserTurn]) -> Optional[Dict[str, Any]]:
+        length = self.config["anger_rising_turns"]
+        if len(turns) < length:
+            return None
+        scores = [turn.anger for turn in turns[-length:]]
+        step = self.config["anger_rising_min_step"]
+        rising = all(later - earlier >= step for earlier, later in zip(scores, scores[1:], strict=False))
+        if rising and scores[-1] >= self.config["anger_rising_final_threshold"]:
+            return {"scores": [round(s, 3) for s in scores]}
+        return None
+
+    def _turn_failed(self, turn: UserTurn) -> bool:
+        return (
+            turn.intent is None
+            or turn.intent in self.config["fallback_intents"]
+            or turn.confidence < self.config["low_confidence_threshold"]
+            or any(action in self.config["fallback_actions"] for action in turn.bot_actions)
+        )
+
+    def _repeated_fallback(self, turns: List[UserTurn]) -> Optional[Dict[str, Any]]:
+        needed = self.config["fallback_turns"]
+        window = turns[-needed:]
+        if len(window) == needed and all(self._turn_failed(turn) for turn in window):
+            return {"failed_turns": needed, "intents": [turn.intent for turn in window]}
+        return None
+
+    @staticmethod
+    def _same_request(first: UserTurn, second: UserTurn) -> bool:
+        """Same intent and no entity type (and role) given two different values."""
+        if first.intent != second.intent:
+            return False
+        values_a: Dict[Tuple[str, Any], Set[str]] = {}
+        values_b: Dict[Tuple[str, Any], Set[str]] = {}
+        for values, turn in ((values_a, first), (values_b, second)):
+            for entity_type, role, value in turn.entities:
+                values.setdefault((entity_type, role), set()).add(value)
+        return all(values_a[key] == values_b[key] for key in values_a.keys() & values_b.keys())
+
+    def _repeated_request(self, turns: List[UserTurn]) -> Optional[Dict[str, Any]]:
+        ignored = set(self.config["repeat_ignored_intents"])
+        latest = turns[-1]
+        if latest.intent is None or latest.intent in ignored:
+            return None
+        count = 0
+        for turn in reversed(turns[-self.config["repeat_window"] :]):
+            if turn.intent is None or turn.intent in ignored:
+                continue
+            if not self._same_request(turn, latest):
+                break
+            count += 1
+        if count >= self.config["repeat_min_count"]:
+            return {"intent": latest.intent, "times": count}
+        return None

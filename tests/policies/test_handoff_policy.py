@@ -1,0 +1,505 @@
+"""HandoffPolicy: each trigger, its thresholds, forms, no re-firing, persistence and the ensemble."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+import pytest
+from rasa.core.constants import RULE_POLICY_PRIORITY
+from rasa.core.policies.ensemble import DefaultPolicyPredictionEnsemble
+from rasa.core.policies.policy import PolicyPrediction
+from rasa.core.policies.rule_policy import RulePolicy
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
+from rasa.engine.training.fingerprinting import calculate_fingerprint_key
+from rasa.shared.core.constants import ACTION_LISTEN_NAME, REQUESTED_SLOT
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActiveLoop, SlotSet, UserUtteranceReverted
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.exceptions import InvalidConfigException
+
+from components.policies.handoff_policy import (
+    ALL_TRIGGERS,
+    ANGER_RISING,
+    ANGER_SUSTAINED,
+    EXPLICIT_REQUEST,
+    PERSISTED_FILE,
+    REPEATED_FALLBACK,
+    REPEATED_REQUEST,
+    SENSITIVE_TOPIC,
+    HandoffPolicy,
+)
+from tests.policies.helpers import conversation, execution_context, in_form, make_policy, user
+
+HANDOFF = "action_handoff"
+
+
+@pytest.fixture()
+def policy(tmp_path: Path) -> HandoffPolicy:
+    return make_policy(tmp_path)
+
+
+def predicted(prediction: PolicyPrediction, domain: Domain) -> Optional[str]:
+    if prediction.max_confidence <= 0.0:
+        return None
+    return domain.action_names_or_texts[prediction.max_confidence_index]
+
+
+def reason(policy: HandoffPolicy, tracker: DialogueStateTracker) -> Optional[str]:
+    decision = policy.decide(tracker)
+    return decision.trigger if decision else None
+
+
+def angry(intent: str = "complaint", confidence: float = 0.85, **kwargs: Any):
+    return user(intent, feeling="anger", feeling_confidence=confidence, **kwargs)
+
+
+# ----------------------------------------------------------------------------------------- config
+
+
+def test_defaults_are_documented_and_outrank_rule_policy() -> None:
+    config = HandoffPolicy.get_default_config()
+    assert config["priority"] == RULE_POLICY_PRIORITY + 1
+    assert config["handoff_action"] == HANDOFF
+    assert config["prediction_confidence"] == 1.0
+    assert config["triggers"] == list(ALL_TRIGGERS)
+    assert config["triggers_in_active_loop"] == [EXPLICIT_REQUEST]
+    for key in (
+        "explicit_request_threshold",
+        "anger_threshold",
+        "anger_window",
+        "anger_min_turns",
+        "fallback_turns",
+        "repeat_min_count",
+        "repeat_window",
+        "sensitive_patterns",
+    ):
+        assert key in config
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"triggers": ["explicit_request", "moon_phase"]},
+        {"anger_threshold": 1.5},
+        {"anger_min_turns": 4, "anger_window": 3},
+        {"repeat_min_count": 1},
+        {"sensitive_patterns": ["(unclosed"]},
+        {"handoff_action": ""},
+    ],
+)
+def test_invalid_config_is_rejected(tmp_path: Path, bad: dict) -> None:
+    with pytest.raises(InvalidConfigException):
+        make_policy(tmp_path, **bad)
+
+
+# ------------------------------------------------------------------------------ explicit_request
+
+
+def test_explicit_request_predicts_handoff_with_reason(policy: HandoffPolicy, domain: Domain) -> None:
+    tracker = conversation(domain, [user("greet"), "utter_greet", user("request_human", 0.92)])
+    prediction = policy.predict_action_probabilities(tracker, domain)
+
+    assert predicted(prediction, domain) == HANDOFF
+    assert prediction.max_confidence == 1.0
+    assert prediction.policy_priority == RULE_POLICY_PRIORITY + 1
+    assert SlotSet("handoff_reason", EXPLICIT_REQUEST) in prediction.optional_events
+    assert prediction.events == []  # nothing is forced on the tracker unless the policy wins
+    assert prediction.action_metadata["handoff_reason"] == EXPLICIT_REQUEST
+    assert prediction.is_no_user_prediction is False
+
+
+def test_explicit_request_threshold_is_respected(tmp_path: Path, domain: Domain) -> None:
+    tracker = conversation(domain, [user("request_human", 0.55)])
+    assert reason(make_policy(tmp_path), tracker) == EXPLICIT_REQUEST
+    assert reason(make_policy(tmp_path, explicit_request_threshold=0.6), tracker) is None
+
+
+def test_explicit_request_by_text_when_the_intent_is_missed(policy: HandoffPolicy, domain: Domain) -> None:
+    tracker = conversation(domain, [user("complaint", 0.7, text="just let me speak to a real person")])
+    assert reason(policy, tracker) == EXPLICIT_REQUEST
+
+
+def test_intent_payload_without_emotion_does_not_crash(policy: HandoffPolicy, domain: Domain) -> None:
+    # `/request_human` from a button: Rasa's RegexMessageHandler drops `emotion`
+    tracker = conversation(
+        domain, [user("greet", feeling=None), "utter_greet", user("request_human", 1.0, feeling=None)]
+    )
+    assert reason(policy, tracker) == EXPLICIT_REQUEST
+    tracker = conversation(domain, [user("affirm", feeling=None), "utter_greet", user("deny", feeling=None)])
+    assert predicted(policy.predict_action_probabilities(tracker, domain), domain) is None
+
+
+# ------------------------------------------------------------------------------------- anger
+
+
+def test_sustained_anger_fires_on_k_of_n(policy: HandoffPolicy, domain: Domain) -> None:
+    tracker = conversation(
+        domain, [angry("order_status"), "utter_greet", user("inform"), "utter_greet", angry("complaint")]
+    )
+    assert reason(policy, tracker) == ANGER_SUSTAINED
+    decision = policy.decide(tracker)
+    assert decision.details[ANGER_SUSTAINED]["angry_turns"] == 2
+
+
+def test_single_angry_outburst_does_not_fire(policy: HandoffPolicy, domain: Domain) -> None:
+    tracker = conversation(
+        domain, [user("order_status"), "utter_greet", user("inform"), "utter_greet", angry()]
+    )
+    assert reason(policy, tracker) is None
+
+
+def test_anger_that_calmed_down_does_not_fire(policy: HandoffPolicy, domain: Domain) -> None:
+    tracker = conversation(domain, [angry(), "utter_complaint", angry(), "utter_complaint", user("thank")])
+    # two angry turns, but the latest is calm: anger_require_latest
+    assert reason(policy, tracker) is None
+
+
+def test_anger_thresholds_are_respected(tmp_path: Path, domain: Domain) -> None:
+    mild = conversation(domain, [angry(confidence=0.55), "utter_complaint", angry(confidence=0.58)])
+    assert reason(make_policy(tmp_path), mild) is None
+    assert reason(make_policy(tmp_path, anger_threshold=0.5), mild) == ANGER_SUSTAINED
+
+    two_of_three = conversation(domain, [angry(), "utter_complaint", user("inform"), "utter_greet", angry()])
+    assert reason(make_policy(tmp_path, anger_min_turns=3), two_of_three) is None
+    # a window of 2 no longer sees the first angry turn
+    assert reason(make_policy(tmp_path, anger_window=2, anger_min_turns=2), two_of_three) is None
+
+
+def test_rising_anger_fires(policy: HandoffPolicy, domain: Domain) -> None:
+    tracker = conversation(
+        domain,
+        [
+            user("order_status", feeling="neutral", feeling_confidence=0.8),  # anger 0.04
+            "utter_greet",
+            angry("order_status", confidence=0.3),
+            "utter_greet",
+            angry("complaint", confidence=0.55),
+        ],
+    )
+    assert reason(policy, tracker) == ANGER_RISING
+
+
+def test_flat_or_small_anger_steps_do_not_count_as_rising(policy: HandoffPolicy, domain: Domain) -> None:
+    flat = conversation(
+        domain,
+        [
+            angry("order_status", confidence=0.35),
+            "utter_greet",
+            angry("search_product", confidence=0.4),
+            "utter_greet",
+            angry(confidence=0.55),
+        ],
+    )
+    assert reason(policy, flat) is None  # +0.05 is below anger_rising_min_step
+    short = conversation(domain, [angry(confidence=0.2), "utter_greet", angry(confidence=0.55)])
+    assert reason(policy, short) is None  # fewer than anger_rising_turns turns
+
+
+# ------------------------------------------------------------------------------------ fallbacks
+
+
+def test_consecutive_nlu_fallbacks_fire(tmp_path: Path, domain: Domain) -> None:
+    steps = [
+        user("nlu_fallback", 0.4),
+        "utter_default",
+        user("nlu_fallback", 0.4),
+        "utter_default",
+        user("nlu_fallback", 0.4),
+    ]
+    assert reason(make_policy(tmp_path), conversation(domain, steps)) == REPEATED_FALLBACK
+    assert reason(make_policy(tmp_path), conversation(domain, steps[:3])) is None
+    assert reason(make_policy(tmp_path, fallback_turns=4), conversation(domain, steps)) is None
+
+
+def test_a_good_turn_breaks_the_fallback_run(policy: HandoffPolicy, domain: Domain) -> None:
+    steps = [
+        user("nlu_fallback", 0.4),
+        "utter_default",
+        user("order_status", 0.95),
+        "order_form",
+        user("nlu_fallback", 0.4),
+        "utter_default",
+        user("nlu_fallback", 0.4),
+    ]
+    assert reason(policy, conversation(domain, steps)) is None
+
+
+def test_core_fallbacks_and_low_confidence_count(policy: HandoffPolicy, domain: Domain) -> None:
+    # action_default_fallback reverts the user message; the turn must still count
+    steps = [
+        user("search_product", 0.8),
+        "action_default_fallback",
+        UserUtteranceReverted(),
+        user("order_status", 0.42),
+        "utter_greet",
+        user("complaint", 0.45),
+    ]
+    assert reason(policy, conversation(domain, steps)) == REPEATED_FALLBACK
+
+
+# ----------------------------------------------------------------------------- repeated_request
+
+
+def test_same_request_three_times_fires(policy: HandoffPolicy, domain: Domain) -> None:
+    order = [{"entity": "order_id", "value": "SA-100001"}]
+    steps = [
+        user("order_status", entities=order),
+        "action_handle_order_request",
+        user("deny"),
+        "utter_greet",
+        user("order_status"),
+        "action_handle_order_request",
+        user("order_status", entities=order),
+    ]
+    assert reason(policy, conversation(domain, steps)) == REPEATED_REQUEST
+
+
+def test_different_requests_or_small_talk_are_not_repeats(tmp_path: Path, domain: Domain) -> None:
+    policy = make_policy(tmp_path)
+    orders = [
+        user("order_status", entities=[{"entity": "order_id", "value": f"SA-10000{i}"}]) for i in (1, 2, 3)
+    ]
+    steps = [orders[0], "action_handle_order_request", orders[1], "action_handle_order_request", orders[2]]
+    assert reason(policy, conversation(domain, steps)) is None  # three different orders: progress
+    thanks = [user("affirm"), "utter_greet", user("affirm"), "utter_greet", user("affirm")]
+    assert reason(policy, conversation(domain, thanks)) is None  # ignored intents
+    twice = [user("search_product"), "utter_greet", user("search_product")]
+    assert reason(policy, conversation(domain, twice)) is None
+    assert reason(make_policy(tmp_path, repeat_min_count=2), conversation(domain, twice)) == REPEATED_REQUEST
+
+
+# ------------------------------------------------------------------------------- sensitive_topic
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "there is an unauthorised charge on my card",
+        "I will file a chargeback with my bank",
+        "someone used my stolen card on your shop",
+        "this looks like fraud",
+    ],
+)
+def test_sensitive_keywords_fire(policy: HandoffPolicy, domain: Domain, text: str) -> None:
+    tracker = conversation(domain, [user("payment_issue", 0.8, text=text)])
+    assert reason(policy, tracker) == SENSITIVE_TOPIC
+
+
+def test_ordinary_payment_question_does_not_fire(tmp_path: Path, domain: Domain) -> None:
+    tracker = conversation(domain, [user("payment_issue", 0.9, text="my payment was declined, what now?")])
+    assert reason(make_policy(tmp_path), tracker) is None
+    configured = make_policy(tmp_path, sensitive_intents=["payment_issue"])
+    assert reason(configured, tracker) == SENSITIVE_TOPIC
+
+
+def test_precedence_when_several_triggers_fire(policy: HandoffPolicy, domain: Domain) -> None:
+    tracker = conversation(
+        domain, [angry(), "utter_complaint", angry("request_human", text="fraud! get me a human agent")]
+    )
+    decision = policy.decide(tracker)
+    assert decision.trigger == EXPLICIT_REQUEST
+    assert decision.fired == [EXPLICIT_REQUEST, SENSITIVE_TOPIC, ANGER_SUSTAINED]
+
+
+# ------------------------------------------------------------------------------------- forms
+
+
+def test_stays_out_of_a_form_except_for_explicit_requests(policy: HandoffPolicy, domain: Domain) -> None:
+    angry_in_form = conversation(domain, [angry("order_status"), *in_form(), angry("inform", text="SA-1!!")])
+    assert predicted(policy.predict_action_probabilities(angry_in_form, domain), domain) is None
+    fraud_in_form = conversation(
+        domain, [user("order_status"), *in_form(), user("inform", text="it was fraud")]
+    )
+    assert reason(policy, fraud_in_form) is None
+
+    request_in_form = conversation(domain, [user("order_status"), *in_form(), user("request_human", 0.9)])
+    prediction = policy.predict_action_probabilities(request_in_form, domain)
+    assert predicted(prediction, domain) == HANDOFF
+    assert prediction.is_no_user_prediction is True  # competes with the loop's happy path
+    assert prediction.optional_events[:2] == [ActiveLoop(None), SlotSet(REQUESTED_SLOT, None)]
+
+
+def test_triggers_allowed_in_a_form_are_configurable(tmp_path: Path, domain: Domain) -> None:
+    policy = make_policy(
+        tmp_path, triggers_in_active_loop=[EXPLICIT_REQUEST, SENSITIVE_TOPIC], deactivate_active_loop=False
+    )
+    tracker = conversation(domain, [user("order_status"), *in_form(), user("inform", text="it was fraud")])
+    prediction = policy.predict_action_probabilities(tracker, domain)
+    assert predicted(prediction, domain) == HANDOFF
+    assert ActiveLoop(None) not in prediction.optional_events
+
+
+# ----------------------------------------------------------------------------- once, no re-fire
+
+
+def test_predicts_nothing_after_the_handoff_in_the_same_turn(policy: HandoffPolicy, domain: Domain) -> None:
+    tracker = conversation(domain, [user("request_human"), HANDOFF])
+    assert predicted(policy.predict_action_probabilities(tracker, domain), domain) is None
+    other_action = conversation(domain, [angry(), "utter_complaint", angry(), "utter_complaint"])
+    assert policy.decide(other_action) is None
+
+
+def test_does_not_refire_while_a_handoff_is_active(policy: HandoffPolicy, domain: Domain) -> None:
+    after_handoff = conversation(
+        domain, [angry(), "utter_complaint", angry(), HANDOFF, angry("request_human")]
+    )
+    assert policy.decide(after_handoff) is None  # the bot's last action was the handoff
+
+    slot_active = conversation(domain, [user("request_human")], slots={"handoff_active": True})
+    assert policy.decide(slot_active) is None
+
+
+def test_evidence_before_a_handoff_is_not_counted_again(policy: HandoffPolicy, domain: Domain) -> None:
+    # the agent handed the chat back; two angry turns before the handoff must not fire with one new one
+    steps = [angry(), "utter_complaint", angry(), HANDOFF, user("thank"), "utter_greet", angry()]
+    assert policy.decide(conversation(domain, steps)) is None
+    steps += ["utter_complaint", angry()]
+    assert reason(policy, conversation(domain, steps)) == ANGER_SUSTAINED
+
+
+def test_ignores_rasa_default_intents(policy: HandoffPolicy, domain: Domain) -> None:
+    tracker = conversation(domain, [angry(), "utter_complaint", user("restart", 1.0, feeling=None)])
+    assert policy.decide(tracker) is None
+
+
+def test_missing_action_or_slot_in_domain(tmp_path: Path) -> None:
+    bare = Domain.from_yaml('version: "3.1"\nintents: [request_human]\nactions: [action_other]\n')
+    tracker = conversation(bare, [user("request_human")])
+    assert predicted(make_policy(tmp_path).predict_action_probabilities(tracker, bare), bare) is None
+
+    no_slot = Domain.from_yaml('version: "3.1"\nintents: [request_human]\nactions: [action_handoff]\n')
+    prediction = make_policy(tmp_path).predict_action_probabilities(
+        conversation(no_slot, [user("request_human")]), no_slot
+    )
+    assert predicted(prediction, no_slot) == HANDOFF
+    assert prediction.optional_events == []
+    assert prediction.action_metadata["handoff_reason"] == EXPLICIT_REQUEST
+
+
+# ------------------------------------------------------------------------------------ ensemble
+
+
+def combine(
+    domain: Domain, tracker: DialogueStateTracker, *predictions: PolicyPrediction
+) -> PolicyPrediction:
+    kwargs = {f"policy_{index}": prediction for index, prediction in enumerate(predictions)}
+    return DefaultPolicyPredictionEnsemble().combine_predictions_from_kwargs(tracker, domain, **kwargs)
+
+
+def test_handoff_beats_a_matching_rule(
+    policy: HandoffPolicy, rule_policy: RulePolicy, domain: Domain
+) -> None:
+    tracker = conversation(domain, [angry(), "utter_complaint", angry("complaint")])
+    rule = rule_policy.predict_action_probabilities(tracker, domain)
+    assert predicted(rule, domain) == "utter_complaint" and rule.max_confidence == 1.0
+    winner = combine(domain, tracker, rule, policy.predict_action_probabilities(tracker, domain))
+    assert winner.policy_name == "HandoffPolicy"
+    assert predicted(winner, domain) == HANDOFF
+    assert SlotSet("handoff_reason", ANGER_SUSTAINED) in winner.events
+
+
+def test_equal_confidence_ties_go_to_the_higher_priority(
+    tmp_path: Path, rule_policy: RulePolicy, domain: Domain
+) -> None:
+    tracker = conversation(domain, [angry(), "utter_complaint", angry("complaint")])
+    rule = rule_policy.predict_action_probabilities(tracker, domain)
+    low = make_policy(tmp_path, priority=RULE_POLICY_PRIORITY - 1)
+    winner = combine(domain, tracker, low.predict_action_probabilities(tracker, domain), rule)
+    assert predicted(winner, domain) == "utter_complaint"
+    # equal priorities: the first prediction given wins (the ensemble keeps the first maximum)
+    same = make_policy(tmp_path, priority=RULE_POLICY_PRIORITY)
+    assert (
+        predicted(combine(domain, tracker, rule, same.predict_action_probabilities(tracker, domain)), domain)
+        == "utter_complaint"
+    )
+
+
+def test_rule_wins_when_no_trigger_fires(
+    policy: HandoffPolicy, rule_policy: RulePolicy, domain: Domain
+) -> None:
+    tracker = conversation(domain, [user("payment_issue", text="can I pay by invoice?")])
+    winner = combine(
+        domain,
+        tracker,
+        rule_policy.predict_action_probabilities(tracker, domain),
+        policy.predict_action_probabilities(tracker, domain),
+    )
+    assert predicted(winner, domain) == "utter_payment_issue"
+    assert winner.policy_name == "RulePolicy"
+
+
+def test_explicit_request_beats_the_form_happy_path(
+    policy: HandoffPolicy, rule_policy: RulePolicy, domain: Domain
+) -> None:
+    tracker = conversation(domain, [user("order_status"), *in_form(), user("request_human", 0.9)])
+    rule = rule_policy.predict_action_probabilities(tracker, domain)
+    assert predicted(rule, domain) == "order_form" and rule.is_no_user_prediction
+    winner = combine(domain, tracker, rule, policy.predict_action_probabilities(tracker, domain))
+    assert predicted(winner, domain) == HANDOFF
+    assert ActiveLoop(None) in winner.events
+
+
+def test_form_keeps_going_when_the_shopper_is_merely_angry(
+    policy: HandoffPolicy, rule_policy: RulePolicy, domain: Domain
+) -> None:
+    tracker = conversation(domain, [angry("order_status"), *in_form(), angry("inform")])
+    winner = combine(
+        domain,
+        tracker,
+        rule_policy.predict_action_probabilities(tracker, domain),
+        policy.predict_action_probabilities(tracker, domain),
+    )
+    assert predicted(winner, domain) == "order_form"
+
+
+def test_action_listen_follows_the_handoff(
+    policy: HandoffPolicy, rule_policy: RulePolicy, domain: Domain
+) -> None:
+    # with the recommended rule "listen after a handoff" (see tests/policies/helpers.py)
+    tracker = conversation(domain, [angry(), "utter_complaint", angry(), ActiveLoop(None), HANDOFF])
+    winner = combine(
+        domain,
+        tracker,
+        rule_policy.predict_action_probabilities(tracker, domain),
+        policy.predict_action_probabilities(tracker, domain),
+    )
+    assert predicted(winner, domain) == ACTION_LISTEN_NAME
+
+
+# --------------------------------------------------------------------- persistence, fingerprints
+
+
+def test_train_persist_and_load(tmp_path: Path, domain: Domain) -> None:
+    storage = LocalModelStorage(tmp_path)
+    resource = Resource("handoff_policy")
+    config = {**HandoffPolicy.get_default_config(), "anger_threshold": 0.7}
+    trained = HandoffPolicy.create(config, storage, resource, execution_context())
+    assert trained.train([], domain) == resource
+    with storage.read_from(resource) as directory:
+        assert (Path(directory) / PERSISTED_FILE).is_file()
+
+    loaded = HandoffPolicy.load(config, storage, resource, execution_context())
+    assert loaded.config["anger_threshold"] == 0.7
+    tracker = conversation(domain, [angry(), "utter_complaint", angry(confidence=0.75)])
+    assert loaded.predict_action_probabilities(tracker, domain) == trained.predict_action_probabilities(
+        tracker, domain
+    )
+
+
+def test_load_without_persisted_resource(tmp_path: Path, domain: Domain) -> None:
+    loaded = HandoffPolicy.load(
+        HandoffPolicy.get_default_config(),
+        LocalModelStorage(tmp_path),
+        Resource("never_trained"),
+        execution_context(),
+    )
+    assert reason(loaded, conversation(domain, [user("request_human")])) == EXPLICIT_REQUEST
+
+
+def test_fingerprint_follows_the_config() -> None:
+    config = HandoffPolicy.get_default_config()
+    key = calculate_fingerprint_key(HandoffPolicy, config, {})
+    assert key == calculate_fingerprint_key(HandoffPolicy, dict(config), {})
+    assert key != calculate_fingerprint_key(HandoffPolicy, {**config, "anger_threshold": 0.7}, {})

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 from typing import Callable, List, Optional
 
 from shop.config import database_url
@@ -30,6 +31,35 @@ def _seed(args: argparse.Namespace) -> int:
     else:
         print(f"Seeded the shop database: {summary}.")
     return 0
+
+
+def _test_conversations(args: argparse.Namespace) -> int:
+    from shopassist.conversation_tests import (
+        ConversationFileError,
+        RasaClient,
+        load_conversations,
+        run_conversation,
+    )
+
+    try:
+        conversations = load_conversations(Path(path) for path in args.paths)
+    except ConversationFileError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if not conversations:
+        print(f"error: no conversations found in {' '.join(args.paths)}", file=sys.stderr)
+        return 2
+    client = RasaClient(args.url, token=args.token)
+    failed = 0
+    for conversation in conversations:
+        result = run_conversation(client, conversation)
+        if result.passed:
+            print(f"PASS  {conversation.name}")
+        else:
+            failed += 1
+            print(f"FAIL  {result.describe_failures()}")
+    print(f"{len(conversations) - failed} passed, {failed} failed")
+    return 1 if failed else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,6 +85,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     seed.add_argument("--reset", action="store_true", help="drop all shop tables and seed them again")
     seed.set_defaults(handler=_seed)
+
+    conversations = commands.add_parser(
+        "test-conversations",
+        help="play the scripted conversations in tests/conversations/ against a running assistant",
+        description="Play scripted multi-turn conversations over the REST channel of a running Rasa server "
+        "(started with --enable-api, its action server up) and check replies, buttons, slots and handoff "
+        "state. Exit status 1 when a conversation fails.",
+    )
+    conversations.add_argument("paths", nargs="*", default=["tests/conversations"], metavar="PATH",
+                               help="conversation files or folders (default: tests/conversations)")
+    conversations.add_argument("--url", default="http://localhost:5005", help="the Rasa server")
+    conversations.add_argument("--token", help="the Rasa server's --auth-token, if it has one")
+    conversations.set_defaults(handler=_test_conversations)
     return parser
 
 

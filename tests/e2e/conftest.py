@@ -119,7 +119,8 @@ def assistant(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> 
         )
         rasa = subprocess.Popen(
             [str(BIN / "rasa"), "run", "--model", str(trained_model), "--endpoints", str(endpoints),
-             "--credentials", str(credentials), "--port", str(rasa_port), "--interface", "127.0.0.1"],
+             "--credentials", str(credentials), "--port", str(rasa_port), "--interface", "127.0.0.1",
+             "--enable-api"],
             cwd=REPO, env=env, stdout=rasa_out, stderr=subprocess.STDOUT,
         )
         try:

@@ -62,6 +62,17 @@ def _test_conversations(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _console(args: argparse.Namespace) -> int:
+    from console.app import main as console_main
+
+    argv = []
+    if args.host:
+        argv += ["--host", args.host]
+    if args.port:
+        argv += ["--port", str(args.port)]
+    return console_main(argv)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser, separate from `main` so tests and docs can inspect it."""
     parser = argparse.ArgumentParser(
@@ -98,6 +109,16 @@ def build_parser() -> argparse.ArgumentParser:
     conversations.add_argument("--url", default="http://localhost:5005", help="the Rasa server")
     conversations.add_argument("--token", help="the Rasa server's --auth-token, if it has one")
     conversations.set_defaults(handler=_test_conversations)
+
+    console = commands.add_parser(
+        "console",
+        help="run the agent console (JSON API) where people take over handed-off conversations",
+        description="Run the agent console. Agents come from $CONSOLE_AGENTS (name:hash pairs; make a hash "
+        "with `python -m console.passwords`); it talks to the Rasa server at $RASA_URL with $RASA_TOKEN.",
+    )
+    console.add_argument("--host", help="interface (default $CONSOLE_HOST or 127.0.0.1)")
+    console.add_argument("--port", type=int, help="port (default $CONSOLE_PORT or 5010)")
+    console.set_defaults(handler=_console)
     return parser
 
 

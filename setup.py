@@ -10,7 +10,9 @@ setup(
     version="0.1.0",
     description="E-commerce customer-service assistant built as a Rasa Open Source 3.6 plugin",
     python_requires=">=3.8,<3.11",
-    packages=find_packages(include=["components*", "actions*", "shop*", "shopassist*", "channels*", "console*"]),
+    packages=find_packages(
+        include=["components*", "actions*", "shop*", "shopassist*", "channels*", "console*"]
+    ),
     include_package_data=True,
     install_requires=[
         "rasa>=3.6.21,<3.7",

@@ -10,15 +10,42 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import MAX_SHORT_LENGTH, clean_text, get_shop, money, shop_guarded
+from actions.common import MAX_SHORT_LENGTH, clean_text, get_shop, latest_intent, money, shop_guarded
 from shop.vocabulary import BRANDS, normalize_category, normalize_color, normalize_size
 
 logger = logging.getLogger(__name__)
 
 #: How many products a search or recommendation lists.
 RESULT_LIMIT = 5
-#: Slots that filter a search; they are cleared after each search so the next one starts afresh.
+#: Slots that filter a search. They stay set after a search so that the next message can refine it
+#: ("in red", "under 80"); a new search with another category, or one that names no category ("start
+#: over"), drops the filters the shopper did not name again.
 FILTER_SLOTS = ("category", "color", "size", "brand", "max_price")
+#: Which filter slot an entity fills (a price fills `max_price` unless its role is `min`).
+ENTITY_FILTER_SLOTS = {"category": "category", "color": "color", "size": "size", "brand": "brand",
+                       "price": "max_price"}
+#: Slot holding the names of the products the latest search listed, in the order shown.
+LISTED_SLOT = "listed_products"
+SEARCH_ACTION = "action_search_products"
+SEARCH_FORM = "product_search_form"
+
+#: "cheaper ones", "anything less expensive?": refine the search below the cheapest listed price.
+_CHEAPER_RE = re.compile(
+    r"\b(cheaper|less\s+expensive|lower\s+price[sd]?|more\s+affordable)\b", re.IGNORECASE
+)
+_ORDINALS = {
+    "first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "fourth": 3, "4th": 3,
+    "fifth": 4, "5th": 4, "last": -1,
+}
+#: "the second one", "the 2nd", "the last product", "number 2" (the listed order, 1-based for shoppers).
+_ORDINAL_RE = re.compile(
+    r"\b(?:the\s+(?P<a>first|second|third|fourth|fifth|last|1st|2nd|3rd|4th|5th)\b"
+    r"|(?P<b>first|second|third|fourth|fifth|last|1st|2nd|3rd|4th|5th)\s+(?:one|product|item|pair)s?\b"
+    r"|(?:number|no\.?|#|option)\s*(?P<n>[1-9])\b)",
+    re.IGNORECASE,
+)
+#: "that one", "this one": the product talked about last (or the only one listed).
+_DEICTIC_RE = re.compile(r"\b(?:that|this)\s+(?:one|product|item|pair)\b", re.IGNORECASE)
 #: What the relax hint of the shop layer calls each filter, in the shopper's words.
 FILTER_LABELS = {"max_price": "price", "color": "colour", "size": "size", "brand": "brand"}
 
@@ -88,6 +115,86 @@ def describe_search(category: Optional[str], color: Optional[str], size: Optiona
     return text
 
 
+def ordinal_reference(text: Any) -> Optional[int]:
+    """Index into the listed products that ``text`` points at ("the second one" -> 1, "the last" -> -1)."""
+    text = clean_text(text, MAX_SHORT_LENGTH * 2)
+    if not text:
+        return None
+    match = _ORDINAL_RE.search(text)
+    if not match:
+        return None
+    if match.group("n"):
+        return int(match.group("n")) - 1
+    return _ORDINALS[(match.group("a") or match.group("b")).lower()]
+
+
+def listed_products(tracker: Tracker) -> List[str]:
+    """Names the latest search listed (an empty list when there was none)."""
+    value = tracker.get_slot(LISTED_SLOT)
+    if not isinstance(value, list):
+        return []
+    return [name for name in (clean_text(v, MAX_SHORT_LENGTH) for v in value) if name]
+
+
+def _message_entities(tracker: Tracker) -> List[Dict[str, Any]]:
+    entities = (tracker.latest_message or {}).get("entities") or []
+    return [e for e in entities if isinstance(e, dict)]
+
+
+def resolve_product(tracker: Tracker) -> tuple[Optional[str], bool]:
+    """The product the shopper means, and whether they pointed at a listed one that does not exist.
+
+    A product named in the message wins; then an ordinal ("the second one") into `listed_products`; then
+    "that one" (the product talked about last, else the only listed one); then the `product` slot.
+    """
+    latest = tracker.latest_message or {}
+    named = any(e.get("entity") == "product" for e in _message_entities(tracker))
+    current = clean_text(tracker.get_slot("product"), MAX_SHORT_LENGTH)
+    if named:
+        return current, False
+    listed = listed_products(tracker)
+    index = ordinal_reference(latest.get("text"))
+    if index is not None:
+        if listed and -len(listed) <= index < len(listed):
+            return listed[index], False
+        return None, True
+    if _DEICTIC_RE.search(str(latest.get("text") or "")) and current is None:
+        return (listed[0], False) if len(listed) == 1 else (None, bool(listed))
+    return current, False
+
+
+def search_history(tracker: Tracker) -> tuple[bool, Optional[str], set[str]]:
+    """(was there a search in this session, its category, filter slots the shopper named since then).
+
+    Reads the tracker's events: the category is the slot's value when the shopper next spoke after the
+    latest `action_search_products`; the named filters are the entities of the user messages since then
+    (a price with role `min` is not a max price).
+    """
+    searched, category, named = False, None, set()
+    current_category: Optional[str] = None
+    waiting_for_user = False
+    for event in tracker.events or []:
+        kind = event.get("event")
+        if kind in ("restart", "session_started"):
+            searched, category, named, current_category, waiting_for_user = False, None, set(), None, False
+        elif kind == "slot" and event.get("name") == "category":
+            current_category = event.get("value")
+        elif kind == "action" and event.get("name") == SEARCH_ACTION:
+            searched, named, waiting_for_user = True, set(), True
+        elif kind == "user":
+            if waiting_for_user:
+                category, waiting_for_user = current_category, False
+            for entity in (event.get("parse_data") or {}).get("entities") or []:
+                if not isinstance(entity, dict):
+                    continue
+                slot = ENTITY_FILTER_SLOTS.get(entity.get("entity"))
+                if slot and not (slot == "max_price" and entity.get("role") == "min"):
+                    named.add(slot)
+    if waiting_for_user:
+        category = current_category
+    return searched, canonical_category(category), named
+
+
 def format_products(products: List[Any]) -> str:
     """One line per product: ``- Trailpeak rain jacket (Trailpeak), $89.90``."""
     return "\n".join(f"- {p.name} ({p.brand}), {money(p.price)}" for p in products)
@@ -136,22 +243,41 @@ class ValidateProductSearchForm(FormValidationAction):
             fixed = canonical(value)
             if fixed != value:
                 events.insert(0, SlotSet(slot, fixed))
+        events += self.start_over_events(tracker)
         return events
+
+    @staticmethod
+    def start_over_events(tracker: Tracker) -> List[Dict[str, Any]]:
+        """A search request that names no category ("help me find clothes", "let's start over") starts
+        afresh: the filters kept from the previous search are dropped (except those in this message),
+        so the form asks for the category again."""
+        if latest_intent(tracker) != "search_product":
+            return []
+        named = {ENTITY_FILTER_SLOTS.get(e.get("entity")) for e in _message_entities(tracker)}
+        if "category" in named:
+            return []
+        return [SlotSet(slot, None) for slot in FILTER_SLOTS
+                if slot not in named and tracker.get_slot(slot) is not None]
 
 
 class ActionSearchProducts(Action):
-    """Searches with the filters collected by product_search_form."""
+    """Searches with the filters collected by product_search_form, or refines the latest search.
+
+    The filters stay set afterwards; `listed_products` holds the names shown, in order. Run right after
+    a search on an `inform` (data/rules.yml), it refines that search: the filters the message names
+    replace the old ones, "cheaper" lowers the price limit below the cheapest listed product, and a
+    message with nothing to refine gets `utter_default`. A different category drops the filters the
+    shopper did not name since the previous search.
+    """
 
     def name(self) -> str:
-        return "action_search_products"
-
-    def events_when_unavailable(self, tracker: Tracker) -> List[Dict[str, Any]]:
-        return [SlotSet(slot, None) for slot in FILTER_SLOTS]
+        return SEARCH_ACTION
 
     @shop_guarded
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[Dict[str, Any]]:
+        searched_before, previous_category, named = search_history(tracker)
         filters = {
             "category": canonical_category(tracker.get_slot("category")),
             "color": canonical_color(tracker.get_slot("color")),
@@ -159,8 +285,27 @@ class ActionSearchProducts(Action):
             "brand": canonical_brand(tracker.get_slot("brand")),
             "max_price": canonical_price(tracker.get_slot("max_price")),
         }
+        text = (tracker.latest_message or {}).get("text")
+        refining = (
+            searched_before
+            and latest_intent(tracker) == "inform"
+            and tracker.latest_action_name != SEARCH_FORM
+        )
+        cheaper = bool(refining and "max_price" not in named and _CHEAPER_RE.search(str(text or "")))
+        if refining and not named and not cheaper:
+            dispatcher.utter_message(response="utter_default")
+            return []
+        if cheaper:
+            filters["max_price"] = self._below_cheapest_listed(tracker) or filters["max_price"]
+        if searched_before and filters["category"] != previous_category:
+            # a new search: keep only what the shopper said since the previous one
+            for slot in FILTER_SLOTS:
+                if slot != "category" and slot not in named:
+                    filters[slot] = None
+
         result = get_shop().search_products(limit=RESULT_LIMIT, **filters)
         what = describe_search(**filters)
+        names = [p.name for p in result.products]
         if result.products:
             dispatcher.utter_message(
                 response="utter_search_results",
@@ -176,7 +321,24 @@ class ActionSearchProducts(Action):
             )
         else:
             dispatcher.utter_message(response="utter_no_results", what=what)
-        return self.events_when_unavailable(tracker)
+        events = [SlotSet(slot, value) for slot, value in filters.items() if tracker.get_slot(slot) != value]
+        if names:
+            # a search that found nothing leaves the earlier list (and "it") as the shopper last saw them
+            events.append(SlotSet(LISTED_SLOT, names))
+            # "it" now means the single product found, or nothing until the shopper picks one
+            events.append(SlotSet("product", names[0] if len(names) == 1 else None))
+        return events
+
+    @staticmethod
+    def _below_cheapest_listed(tracker: Tracker) -> Optional[str]:
+        prices = []
+        for name in listed_products(tracker):
+            details = get_shop().get_product(name)
+            if details is not None:
+                prices.append(details.price)
+        if not prices or min(prices) <= 0.01:
+            return None
+        return canonical_price(round(min(prices) - 0.01, 2))
 
 
 class ActionProductInfo(Action):
@@ -189,7 +351,7 @@ class ActionProductInfo(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[Dict[str, Any]]:
-        product_name = clean_text(tracker.get_slot("product"), MAX_SHORT_LENGTH)
+        product_name, _ = resolve_product(tracker)
         if product_name is None:
             dispatcher.utter_message(response="utter_ask_which_product")
             return []
@@ -218,13 +380,16 @@ class ActionCheckAvailability(Action):
         return "action_check_availability"
 
     def events_when_unavailable(self, tracker: Tracker) -> List[Dict[str, Any]]:
-        return [SlotSet("color", None), SlotSet("size", None)]
+        """Colour and size asked about are used once; those that filter the latest search are kept."""
+        searched_before, _, named = search_history(tracker)
+        return [SlotSet(slot, None) for slot in ("color", "size")
+                if not searched_before or slot in named]
 
     @shop_guarded
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[Dict[str, Any]]:
-        product_name = clean_text(tracker.get_slot("product"), MAX_SHORT_LENGTH)
+        product_name, _ = resolve_product(tracker)
         if product_name is None:
             dispatcher.utter_message(response="utter_ask_which_product")
             return self.events_when_unavailable(tracker)

@@ -1,10 +1,18 @@
-"""ShopAssist shop data layer: the catalog, customers, orders, returns, refunds and feedback.
+"""ShopAssist shop data layer: the catalog, customers, orders, returns, refunds, feedback and handoff tickets.
 
 Actions and the agent console use only what is exported here (see docs/contract.md, "Shop data layer
 API"); the models, seed and database helpers live in their own modules for the few callers that need them.
 """
 
 from shop.errors import OrderAccessError, ShopUnavailableError
+from shop.handoff import (  # also registers the handoff ticket table on shop.models.Base
+    HandoffDesk,
+    HandoffSettings,
+    TicketInfo,
+    TicketNotFoundError,
+    TicketRequest,
+    TicketStateError,
+)
 from shop.privacy import mask_email
 from shop.service import (
     RETURN_WINDOW_DAYS,
@@ -25,6 +33,8 @@ from shop.vocabulary import Verification, normalize_order_id
 __all__ = [
     "RETURN_WINDOW_DAYS",
     "Availability",
+    "HandoffDesk",
+    "HandoffSettings",
     "OrderAccessError",
     "OrderInfo",
     "OrderItemInfo",
@@ -36,6 +46,10 @@ __all__ = [
     "SearchResult",
     "ShopService",
     "ShopUnavailableError",
+    "TicketInfo",
+    "TicketNotFoundError",
+    "TicketRequest",
+    "TicketStateError",
     "VariantInfo",
     "Verification",
     "mask_email",

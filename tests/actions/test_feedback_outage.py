@@ -1,10 +1,9 @@
-"""Feedback storage, the handoff placeholder, and every action's behaviour when the database is down."""
+"""Feedback storage and every action's behaviour when the database is down."""
 from __future__ import annotations
 
 from sqlalchemy import select
 
 from actions.feedback import ActionRecordFeedback
-from actions.handoff import ActionHandoff
 from actions.orders import ActionHandleConfirmation, ActionHandleOrderRequest, ValidateOrderForm
 from actions.products import (
     ActionCheckAvailability,
@@ -36,12 +35,6 @@ def test_huge_feedback_is_capped(fresh_db, domain):
     run_action(ActionRecordFeedback(), tracker, domain)
     stored = [t for s, t in _feedback_rows(fresh_db) if s == "shopper-43"]
     assert len(stored) == 1 and 0 < len(stored[0]) <= 2000
-
-
-def test_handoff_placeholder(domain):
-    messages, events = run_action(ActionHandoff(), make_tracker(intent="request_human"), domain)
-    assert responses(messages) == ["utter_handoff"]
-    assert events == []
 
 
 def test_every_action_survives_a_dead_database(dead_db, domain):

@@ -32,8 +32,10 @@ def test_search_with_filters_lists_real_products_and_prices(svc, domain):
         assert product.name in text
         assert money(product.price) in text
     assert messages[0]["total"] == expected.total
-    # the filters are cleared so the next search starts afresh
-    assert slot_events(events) == {s: None for s in ("category", "color", "size", "brand", "max_price")}
+    # the filters stay (canonical) so the next message can refine the search; the names listed are kept
+    slots = slot_events(events)
+    assert not {"category", "max_price", "color"} & {k for k, v in slots.items() if v is None}
+    assert slots["listed_products"] == [p.name for p in expected.products]
 
 
 def test_search_filters_by_colour_and_brand(svc, domain):

@@ -1,0 +1,5 @@
+"""``python -m console``: run the agent console."""
+
+from console.app import main
+
+raise SystemExit(main())

@@ -1,0 +1,108 @@
+"""Configuration of the agent console, from environment variables with documented defaults.
+
+``CONSOLE_AGENTS``           ``alice:<hash>,bob:<hash>`` (hashes from ``python -m console.passwords``)
+``CONSOLE_AGENTS_FILE``      alternatively a JSON file ``{"alice": "<hash>", ...}`` (both may be used)
+``CONSOLE_HOST``/``_PORT``   where the console listens (default ``127.0.0.1:5010``)
+``CONSOLE_SESSION_TTL``      seconds a sign-in lasts (default 28800 = 8 hours)
+``CONSOLE_COOKIE_SECURE``    ``true`` behind HTTPS (the session cookie then carries ``Secure``)
+``CONSOLE_HANDBACK_MESSAGE`` what the bot says when an agent hands the conversation back
+``RASA_URL``                 Rasa server with ``--enable-api`` (default ``http://localhost:5005``)
+``RASA_TOKEN``               its ``--auth-token`` (sent as the ``token`` query parameter)
+``RASA_TIMEOUT``             seconds per Rasa call (default 5)
+``SHOP_DB_URL``              the shop database holding the tickets (see ``shop.config``)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+from console.passwords import is_valid_hash
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 5010
+DEFAULT_RASA_URL = "http://localhost:5005"
+DEFAULT_RASA_TIMEOUT_S = 5.0
+DEFAULT_SESSION_TTL_S = 8 * 3600
+DEFAULT_HANDBACK_MESSAGE = (
+    "Thanks for your patience! You're back with ShopAssist, the virtual assistant. Is there anything "
+    "else I can help you with?"
+)
+#: Longest agent reply accepted.
+MAX_REPLY_LENGTH = 2000
+AGENT_NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,60}$")
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def parse_agents(spec: str) -> dict[str, str]:
+    """``alice:<hash>,bob:<hash>`` -> ``{"alice": "<hash>", ...}``; raises ValueError naming the bad entry
+    (never printing a hash)."""
+    agents: dict[str, str] = {}
+    for entry in (spec or "").split(","):
+        if not entry.strip():
+            continue
+        name, sep, encoded = entry.strip().partition(":")
+        _check_agent(name.strip(), encoded.strip() if sep else "")
+        agents[name.strip()] = encoded.strip()
+    return agents
+
+
+def _check_agent(name: str, encoded: str) -> None:
+    if not AGENT_NAME.match(name):
+        raise ValueError(f"invalid console agent name {name[:60]!r} (letters, digits, _ . @ - only)")
+    if not is_valid_hash(encoded):
+        raise ValueError(f"the password of console agent {name!r} is not a hash from console.passwords")
+
+
+def load_agents_file(path: str | Path) -> dict[str, str]:
+    """Agents from a JSON object ``{"name": "<hash>"}``."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a JSON object of agent name -> password hash")
+    for name, encoded in data.items():
+        _check_agent(str(name), str(encoded))
+    return {str(name): str(encoded) for name, encoded in data.items()}
+
+
+@dataclass(frozen=True)
+class ConsoleSettings:
+    """Everything the console needs; build with :meth:`from_env` or directly (tests)."""
+
+    agents: Mapping[str, str] = field(default_factory=dict)
+    rasa_url: str = DEFAULT_RASA_URL
+    rasa_token: str | None = None
+    rasa_timeout_s: float = DEFAULT_RASA_TIMEOUT_S
+    db_url: str | None = None
+    session_ttl_s: int = DEFAULT_SESSION_TTL_S
+    cookie_secure: bool = False
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    handback_message: str = DEFAULT_HANDBACK_MESSAGE
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ConsoleSettings:
+        """Read the environment; raises ValueError for an invalid agent list or number."""
+        env = os.environ if env is None else env
+        agents = parse_agents(env.get("CONSOLE_AGENTS", ""))
+        agents_file = env.get("CONSOLE_AGENTS_FILE", "").strip()
+        if agents_file:
+            agents.update(load_agents_file(agents_file))
+        return cls(
+            agents=agents,
+            rasa_url=(env.get("RASA_URL", "").strip() or DEFAULT_RASA_URL).rstrip("/"),
+            rasa_token=env.get("RASA_TOKEN", "").strip() or None,
+            rasa_timeout_s=float(env.get("RASA_TIMEOUT", "").strip() or DEFAULT_RASA_TIMEOUT_S),
+            db_url=env.get("SHOP_DB_URL", "").strip() or None,
+            session_ttl_s=int(env.get("CONSOLE_SESSION_TTL", "").strip() or DEFAULT_SESSION_TTL_S),
+            cookie_secure=_flag(env.get("CONSOLE_COOKIE_SECURE")),
+            host=env.get("CONSOLE_HOST", "").strip() or DEFAULT_HOST,
+            port=int(env.get("CONSOLE_PORT", "").strip() or DEFAULT_PORT),
+            handback_message=env.get("CONSOLE_HANDBACK_MESSAGE", "").strip() or DEFAULT_HANDBACK_MESSAGE,
+        )

@@ -7,7 +7,10 @@ and single-message latency::
     python -m components.classifiers.holdout_eval --nlu data/nlu --holdout 0.2 --set epochs=8
 
 ``--set key=value`` overrides a config key of the component (values are parsed as YAML); ``--json`` writes
-the figures to a file. Emotion figures are given twice: over all held-out examples (unlabelled ones count
+the figures to a file. ``--quantization none,dynamic_int8`` trains once and scores the same trained weights
+loaded with each inference setting (figures per setting under ``variants``).
+
+Emotion figures are given twice: over all held-out examples (unlabelled ones count
 as the component's ``default_emotion``) and over the explicitly labelled ones only.
 """
 
@@ -74,12 +77,41 @@ def _gold_emotion(message: Message) -> Optional[str]:
     return str(value).strip().lower() if value else None
 
 
-def evaluate(nlu_path: str, holdout: float, seed: int, overrides: Dict[str, Any]) -> Dict[str, Any]:
-    """Trains on the split, loads from storage and scores the held-out examples."""
+def calibration(gold: Sequence[str], top: Sequence[str], confidences: Sequence[float],
+                threshold: float = 0.4, bins: int = 10) -> Dict[str, float]:
+    """Expected calibration error of the top intent (``bins`` equal-width bins) and what a
+    FallbackClassifier at ``threshold`` would do: share of messages sent to fallback, and the accuracy of
+    the ones it lets through."""
+    total = max(len(gold), 1)
+    ece = 0.0
+    for low in range(bins):
+        members = [i for i, c in enumerate(confidences)
+                   if low / bins < c <= (low + 1) / bins or (low == 0 and c == 0.0)]
+        if members:
+            accuracy_bin = sum(1 for i in members if gold[i] == top[i]) / len(members)
+            confidence_bin = sum(confidences[i] for i in members) / len(members)
+            ece += len(members) / total * abs(accuracy_bin - confidence_bin)
+    kept = [i for i, c in enumerate(confidences) if c >= threshold]
+    return {
+        "ece": round(ece, 4),
+        "mean_confidence": round(statistics.fmean(confidences), 4) if confidences else 0.0,
+        f"fallback_rate_at_{threshold}": round(1 - len(kept) / total, 4),
+        f"accuracy_above_{threshold}": round(
+            sum(1 for i in kept if gold[i] == top[i]) / max(len(kept), 1), 4),
+    }
+
+
+def evaluate(nlu_path: str, holdout: float, seed: int, overrides: Dict[str, Any],
+             quantization: Optional[Sequence[str]] = None) -> Dict[str, Any]:
+    """Trains on the split, loads from storage and scores the held-out examples.
+
+    With ``quantization`` (e.g. ``["none", "dynamic_int8"]``) the trained model is loaded once per
+    setting and each is scored on the same split; the top-level figures are the first setting's."""
     data = load_data(nlu_path)
     examples = [example for example in data.intent_examples if (example.get(TEXT) or "").strip()]
     train, test = stratified_holdout(examples, holdout, seed)
     config = {**TransformerIntentEmotionClassifier.get_default_config(), **overrides}
+    settings = list(quantization or [config["quantization"]])
 
     with tempfile.TemporaryDirectory() as storage_dir:
         storage = LocalModelStorage(Path(storage_dir))
@@ -89,8 +121,40 @@ def evaluate(nlu_path: str, holdout: float, seed: int, overrides: Dict[str, Any]
         trainer = TransformerIntentEmotionClassifier.create(config, storage, resource, context)
         trainer.train(TrainingData(training_examples=train))
         train_seconds = time.perf_counter() - started
-        component = TransformerIntentEmotionClassifier.load(config, storage, resource, context)
+        del trainer
+        components = {
+            setting: TransformerIntentEmotionClassifier.load(
+                {**config, "quantization": setting}, storage, resource, context)
+            for setting in settings
+        }
 
+    variants = {setting: score(component, test, config) for setting, component in components.items()}
+    first = variants[settings[0]]
+    figures = {
+        "nlu": nlu_path,
+        "train_examples": len(train),
+        "test_examples": len(test),
+        "intents": len({example.get(INTENT) for example in examples}),
+        "train_seconds": round(train_seconds, 1),
+        "training_summary": components[settings[0]].training_summary,
+        **first,
+        "config_overrides": overrides,
+    }
+    if len(settings) > 1:
+        figures["variants"] = variants
+        predicted = {s: v.pop("_predicted_intents") for s, v in variants.items()}
+        base = predicted[settings[0]]
+        figures["agreement_with_first"] = {
+            s: round(sum(1 for a, b in zip(base, p, strict=True) if a == b) / max(len(base), 1), 4)
+            for s, p in predicted.items()
+        }
+    figures.pop("_predicted_intents", None)
+    return figures
+
+
+def score(component: TransformerIntentEmotionClassifier, test: Sequence[Message],
+          config: Dict[str, Any]) -> Dict[str, Any]:
+    """Intent / emotion figures, calibration and latency of one loaded component on the test split."""
     started = time.perf_counter()
     predicted = component.process([Message(data={TEXT: example.get(TEXT)}) for example in test])
     batch_seconds = time.perf_counter() - started
@@ -111,13 +175,9 @@ def evaluate(nlu_path: str, holdout: float, seed: int, overrides: Dict[str, Any]
         pairs = list(zip(gold, predicted_labels, strict=True))
         return sum(1 for g, p in pairs if g == p) / max(len(pairs), 1)
 
+    confidences = [message.get(INTENT)["confidence"] for message in predicted]
     return {
-        "nlu": nlu_path,
-        "train_examples": len(train),
-        "test_examples": len(test),
-        "intents": len({example.get(INTENT) for example in examples}),
-        "train_seconds": round(train_seconds, 1),
-        "training_summary": component.training_summary,
+        "quantized": component.quantized,
         "intent_accuracy": round(accuracy(gold_intents, predicted_intents), 4),
         "intent_macro_f1": round(macro_f1(gold_intents, predicted_intents), 4),
         "emotion_accuracy_all": round(accuracy(gold_emotions, predicted_emotions), 4),
@@ -133,7 +193,8 @@ def evaluate(nlu_path: str, holdout: float, seed: int, overrides: Dict[str, Any]
         "batch_ms_per_message": round(batch_seconds * 1000 / max(len(test), 1), 2),
         "single_message_latency_ms_p50": round(statistics.median(latencies), 2) if latencies else None,
         "device": str(component.device),
-        "config_overrides": overrides,
+        **calibration(gold_intents, predicted_intents, confidences),
+        "_predicted_intents": predicted_intents,
     }
 
 
@@ -145,12 +206,16 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="component config override (YAML value), repeatable")
     parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument("--quantization", default=None, metavar="A,B",
+                        help="comma-separated inference settings (none, dynamic_int8) to score from one "
+                             "training, e.g. none,dynamic_int8")
     args = parser.parse_args(argv)
     overrides = {}
     for item in args.set:
         key, _, value = item.partition("=")
         overrides[key.strip()] = yaml.safe_load(value)
-    figures = evaluate(args.nlu, args.holdout, args.seed, overrides)
+    quantization = [s.strip() for s in (args.quantization or "").split(",") if s.strip()] or None
+    figures = evaluate(args.nlu, args.holdout, args.seed, overrides, quantization)
     text = json.dumps(figures, indent=2)
     print(text)
     if args.json:

@@ -27,6 +27,7 @@ from components.classifiers.transformer_intent_emotion import (
     META_FILE,
     TransformerIntentEmotionClassifier,
     TransformerModelLoadError,
+    apply_quantization,
     configure_threads,
     default_model_path,
     read_emotion_file,
@@ -74,6 +75,8 @@ def tiny_config(model_dir: Path, **overrides: Any) -> Dict[str, Any]:
         "device": "cpu",
         "num_threads": 1,
         "show_progress": False,
+        # exact round-trip checks compare with the fp32 training model; int8 has its own tests
+        "quantization": "none",
     }
     config.update(overrides)
     return {**TransformerIntentEmotionClassifier.get_default_config(), **config}
@@ -331,7 +334,8 @@ def test_unknown_emotion_label_in_nlu_data_is_an_error(tmp_path: Path, tiny_mode
 
 @pytest.mark.parametrize(
     "overrides", [{"default_emotion": "happy"}, {"pooling": "max"}, {"validation_split": 1.0},
-                  {"mixed_precision": "fp8"}, {"max_length": 0}]
+                  {"mixed_precision": "fp8"}, {"max_length": 0}, {"quantization": "int4"},
+                  {"intent_head": "mlp"}, {"head_learning_rate": 0}]
 )
 def test_invalid_config_is_rejected(tiny_model_dir: Path, overrides: Dict[str, Any]) -> None:
     with pytest.raises(InvalidConfigException):
@@ -446,3 +450,117 @@ def test_parse_through_a_real_rasa_pipeline(tmp_path: Path, tiny_model_dir: Path
     payload = asyncio.run(parse("/greet"))
     assert payload["intent"]["name"] == "greet"
     assert "emotion" not in payload
+
+
+# ---------------------------------------------------------------------------------- int8 quantization
+def _quantized_linear_count(module: torch.nn.Module) -> int:
+    return sum(1 for child in module.modules() if ".quantized." in type(child).__module__)
+
+
+def _resource_digests(storage: LocalModelStorage, resource: Resource) -> Dict[str, bytes]:
+    with storage.read_from(resource) as directory:
+        return {path.relative_to(directory).as_posix(): path.read_bytes()
+                for path in sorted(Path(directory).rglob("*")) if path.is_file()}
+
+
+def test_per_channel_dynamic_int8_is_the_default() -> None:
+    default = TransformerIntentEmotionClassifier.get_default_config()["quantization"]
+    assert default == "dynamic_int8_per_channel"
+
+
+@pytest.mark.parametrize("setting", ["dynamic_int8", "dynamic_int8_per_channel"])
+def test_dynamic_int8_predictions_stay_close_to_fp32(trained, setting: str) -> None:
+    _, storage, resource, config = trained
+    fp32 = load_component(storage, resource, {**config, "quantization": "none"})
+    int8 = load_component(storage, resource, {**config, "quantization": setting})
+    assert not fp32.quantized and _quantized_linear_count(fp32.model) == 0
+    assert int8.quantized and _quantized_linear_count(int8.model.encoder) > 0
+    assert isinstance(int8.model.intent_head, torch.nn.Linear)  # heads stay fp32
+    texts = TOY_TEXTS + ["where is my order SA-100042?", "i am so happy today"]
+    for expected, actual in zip(fp32.predict_probabilities(texts), int8.predict_probabilities(texts),
+                                strict=True):
+        np.testing.assert_allclose(actual, expected, atol=0.05)
+        assert np.mean(actual.argmax(-1) == expected.argmax(-1)) >= 0.9
+    for output in predictions(int8, texts + ["", "/greet"]):
+        assert_intent_output(output)
+        assert_emotion_output(output)
+
+
+def test_dynamic_int8_leaves_the_persisted_model_unchanged(trained) -> None:
+    _, storage, resource, config = trained
+    before = _resource_digests(storage, resource)
+    int8 = load_component(storage, resource, {**config, "quantization": "dynamic_int8"})
+    assert int8.quantized
+    assert _resource_digests(storage, resource) == before
+    int8.persist()  # a loaded component has no storage write of its own: still fp32 on disk
+    assert _resource_digests(storage, resource) == before
+    fp32 = load_component(storage, resource, {**config, "quantization": "none"})
+    assert all(param.dtype == torch.float32 for param in fp32.model.parameters())
+
+
+def test_quantization_never_touches_a_cuda_model(trained, caplog) -> None:
+    component = trained[0]
+    model = component.model
+    encoder = model.encoder
+    with caplog.at_level(logging.INFO):
+        assert apply_quantization(model, "dynamic_int8", torch.device("cuda")) is False
+    assert model.encoder is encoder and _quantized_linear_count(model) == 0
+    assert "CPU only" in caplog.text
+    assert apply_quantization(model, "none", torch.device("cpu")) is False
+    assert model.encoder is encoder
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_load_ignores_dynamic_int8(trained) -> None:
+    _, storage, resource, config = trained
+    loaded = load_component(storage, resource, {**config, "device": "cuda", "quantization": "dynamic_int8"})
+    assert loaded.device.type == "cuda" and not loaded.quantized
+    assert _quantized_linear_count(loaded.model) == 0
+
+
+def test_a_single_message_is_not_padded(loaded) -> None:
+    single = loaded._encode(["where is my order"])
+    assert bool(single["attention_mask"].all())
+    batch = loaded._encode(["hi", "where is my order please"])
+    assert batch["input_ids"].shape[1] == single["input_ids"].shape[1] + 1  # padded to the longest only
+    assert not bool(batch["attention_mask"][0].all())
+
+
+# ---------------------------------------------------------------------------------- cosine intent head
+def test_cosine_head_with_prototype_init_learns_and_round_trips(tmp_path: Path, tiny_model_dir: Path) -> None:
+    config = tiny_config(tiny_model_dir, intent_head="cosine", head_learning_rate=1e-2, epochs=10)
+    component, storage, resource = train_component(tmp_path, config)
+    head = component.model.intent_head
+    assert type(head).__name__ == "_CosineHead" and head.log_scale.requires_grad
+    outputs = predictions(component, TOY_TEXTS)
+    assert accuracy(outputs, "intent", TOY_INTENTS) >= 0.9
+    loaded = load_component(storage, resource, config)
+    np.testing.assert_allclose(loaded.predict_probabilities(TOY_TEXTS)[0],
+                               component.predict_probabilities(TOY_TEXTS)[0], atol=1e-6)
+    with storage.read_from(resource) as directory:
+        meta = yaml.safe_load((Path(directory) / META_FILE).read_text(encoding="utf-8"))
+    assert meta["intent_head"] == "cosine"
+
+
+def test_prototype_init_is_a_nearest_class_mean_classifier(tmp_path: Path, tiny_model_dir: Path) -> None:
+    # zero epochs: the head is exactly the prototypes of the untouched encoder
+    config = tiny_config(tiny_model_dir, intent_head="cosine", epochs=0)
+    component = train_component(tmp_path, config)[0]
+    weight = component.model.intent_head.weight.detach()
+    np.testing.assert_allclose(weight.norm(dim=-1).numpy(), 1.0, atol=1e-5)
+    accuracy_at_init = accuracy(predictions(component, TOY_TEXTS), "intent", TOY_INTENTS)
+    assert accuracy_at_init > 1 / 3  # better than chance before any fine-tuning
+
+
+def test_head_learning_rate_gives_the_heads_their_own_group(trained) -> None:
+    component = trained[0]
+    component.config = {**component.config, "learning_rate": 1e-4, "head_learning_rate": 5e-3}
+    optimizer = component._optimizer(component.model)
+    encoder_ids = {id(p) for p in component.model.encoder.parameters()}
+    for group in optimizer.param_groups:
+        is_encoder = {id(p) in encoder_ids for p in group["params"]}
+        assert len(is_encoder) == 1
+        assert group["lr"] == (1e-4 if is_encoder.pop() else 5e-3)
+    total = sum(len(group["params"]) for group in optimizer.param_groups)
+    assert total == sum(1 for p in component.model.parameters() if p.requires_grad)

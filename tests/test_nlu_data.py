@@ -16,6 +16,8 @@ import pytest
 from rasa.shared.nlu.training_data.loading import load_data
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from shop import vocabulary as catalog
+
 NLU_DIR = Path(__file__).resolve().parents[1] / "data" / "nlu"
 
 REQUIRED_INTENTS = {
@@ -70,53 +72,11 @@ MIN_ENTITY_ANNOTATIONS = {
 EMOTIONS = {"neutral", "joy", "anger", "sadness", "fear", "confusion"}
 MIN_EXAMPLES_PER_EMOTION = 30
 
-# Catalog vocabulary from docs/contract.md.
-CATEGORIES = {
-    "shoes",
-    "jackets",
-    "hoodies",
-    "t-shirts",
-    "jeans",
-    "dresses",
-    "sweaters",
-    "bags",
-    "hats",
-    "socks",
-}
-BRANDS = {
-    "Northwind",
-    "Trailpeak",
-    "Urbanthread",
-    "Kestrel",
-    "Bluefin",
-    "Solstice",
-    "Redwood",
-    "Atlas Supply",
-    "Marlow",
-    "Fenwick",
-    "Lumen",
-    "Copperline",
-}
-COLORS = {
-    "black",
-    "white",
-    "red",
-    "blue",
-    "green",
-    "grey",
-    "navy",
-    "beige",
-    "brown",
-    "pink",
-    "yellow",
-    "purple",
-    "orange",
-}
-SIZES = (
-    {"XS", "S", "M", "L", "XL", "XXL", "one size"}
-    | {str(n) for n in range(36, 47)}  # shoes, EU
-    | {str(n) for n in range(28, 39)}  # jeans, waist
-)
+# Catalog vocabulary: the data layer owns it (docs/contract.md lists the same words).
+CATEGORIES = set(catalog.CATEGORIES)
+BRANDS = set(catalog.BRANDS)
+COLORS = set(catalog.COLORS)
+SIZES = set(catalog.CLOTHING_SIZES) | set(catalog.SHOE_SIZES) | set(catalog.JEANS_SIZES) | {catalog.ONE_SIZE}
 EMAIL_DOMAINS = {"example.com", "example.org"}
 
 # The canonical order number, and the forms shoppers type: SA-100042, SA 100042, sa100042, #100042

@@ -73,6 +73,12 @@ def _console(args: argparse.Namespace) -> int:
     return console_main(argv)
 
 
+def _report(args: argparse.Namespace) -> int:
+    from shopassist.report import run
+
+    return run(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser, separate from `main` so tests and docs can inspect it."""
     parser = argparse.ArgumentParser(
@@ -119,6 +125,19 @@ def build_parser() -> argparse.ArgumentParser:
     console.add_argument("--host", help="interface (default $CONSOLE_HOST or 127.0.0.1)")
     console.add_argument("--port", type=int, help="port (default $CONSOLE_PORT or 5010)")
     console.set_defaults(handler=_console)
+
+    from shopassist.report import add_arguments as add_report_arguments
+
+    report = commands.add_parser(
+        "report",
+        help="analytics for conversation designers: an HTML report from the tracker store",
+        description="Read Rasa's SQL tracker store (default: the tracker_store of endpoints.yml) over a date "
+        "range and write a self-contained HTML report (conversations per day, containment, handoff triggers, "
+        "fallbacks, top intents and confidence, emotions, turns to resolution, messages not understood, "
+        "CSAT) plus a short summary.",
+    )
+    add_report_arguments(report)
+    report.set_defaults(handler=_report)
     return parser
 
 

@@ -51,3 +51,11 @@ def test_find_python310_accepts_the_running_interpreter() -> None:
     result = _run("scripts/find-python310", PYTHON=sys.executable)
     assert result.returncode == 0
     assert result.stdout.strip() == sys.executable
+
+
+def test_report_on_an_empty_tracker_store_explains_the_problem(tmp_path: Path) -> None:
+    """A database without Rasa's events table is a clear error (exit 2), not a traceback."""
+    result = _run(SHOPASSIST, "report", "--db", f"sqlite:///{tmp_path / 'empty.db'}", "--out",
+                  str(tmp_path / "report.html"), "--no-progress")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,61 @@
+"""Questions no intent covers are answered from data/knowledge/, or the shopper is asked to rephrase."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict
+
+import pytest
+
+import shop.knowledge
+from actions.knowledge import ActionAnswerFromKnowledge
+from shop.knowledge import KnowledgeBase
+from tests.actions.conftest import make_tracker, responses, run_action
+
+
+@pytest.fixture(scope="module")
+def knowledge_base(tmp_path_factory: pytest.TempPathFactory) -> KnowledgeBase:
+    """The shipped documents with the shipped encoder, its vectors cached in a temp folder."""
+    return KnowledgeBase.load(cache_dir=tmp_path_factory.mktemp("knowledge-cache"))
+
+
+@pytest.fixture
+def use_knowledge_base(knowledge_base: KnowledgeBase, monkeypatch: pytest.MonkeyPatch) -> KnowledgeBase:
+    monkeypatch.setattr(shop.knowledge, "default_knowledge_base", lambda *args, **kwargs: knowledge_base)
+    return knowledge_base
+
+
+def _answer(text: str, domain: Dict[str, Any]):
+    return run_action(ActionAnswerFromKnowledge(), make_tracker(text=text), domain)
+
+
+def test_a_policy_question_gets_the_matching_passage_and_its_source(use_knowledge_base, domain) -> None:
+    question = "can I wash my merino wool jumper in the machine?"
+    expected = use_knowledge_base.answer(question)
+    assert expected is not None and expected.doc_title.lower().startswith("care")
+    messages, _ = _answer(question, domain)
+    assert responses(messages) == ["utter_knowledge_answer"]
+    assert messages[0]["source"] == f"{expected.doc_title}, {expected.section}"
+    assert messages[0]["answer"] == expected.text.strip()
+
+
+@pytest.mark.parametrize("text", ["asdf qwerty zzz", "", "   ", "who won the football last night?"])
+def test_nothing_relevant_asks_to_rephrase(use_knowledge_base, domain, text: str) -> None:
+    messages, _ = _answer(text, domain)
+    assert responses(messages) == ["utter_default"]
+
+
+def test_a_broken_knowledge_base_still_gets_the_shopper_a_reply(monkeypatch, domain) -> None:
+    def broken(*args, **kwargs):
+        raise OSError("data/knowledge is missing")
+
+    monkeypatch.setattr(shop.knowledge, "default_knowledge_base", broken)
+    messages, _ = _answer("what does shipping to Norway cost?", domain)
+    assert responses(messages) == ["utter_default"]
+
+
+def test_every_placeholder_of_the_response_is_filled(use_knowledge_base, domain) -> None:
+    messages, _ = _answer("how long is the warranty on headphones?", domain)
+    if responses(messages) == ["utter_knowledge_answer"]:
+        template = domain["responses"]["utter_knowledge_answer"][0]["text"]
+        assert template.format(**{k: messages[0][k] for k in ("answer", "source")})
+    assert Path(shop.knowledge.DEFAULT_PATH).is_dir()

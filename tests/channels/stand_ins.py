@@ -11,7 +11,6 @@ import asyncio
 import hashlib
 import hmac
 import json
-import socket
 import time
 import uuid
 from contextlib import asynccontextmanager
@@ -21,6 +20,8 @@ from typing import Any, AsyncIterator, Dict, List, Optional
 from aiohttp import web
 from rasa.core.channels.channel import InputChannel, UserMessage, register
 from sanic import Sanic
+
+from tests.loopback import serve_sanic
 
 BOT_USERNAME = "shopassist_test_bot"
 BOT_TOKEN = "123456:TEST-token_for-the_stand-in"
@@ -132,22 +133,8 @@ async def rasa_server(channel: InputChannel, agent: EchoAgent) -> AsyncIterator[
     app = Sanic(f"shop_channels_test_{uuid.uuid4().hex}", configure_logging=False)
     app.ctx.agent = agent
     register([channel], app, "/webhooks/")
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = await app.create_server(sock=sock, return_asyncio_server=True, access_log=False)
-    assert server is not None
-    await server.startup()
-    await server.before_start()
-    await server.after_start()
-    try:
-        yield f"http://127.0.0.1:{port}/webhooks/{channel.url_prefix()}"
-    finally:
-        await server.before_stop()
-        server.close()
-        await server.wait_closed()
-        await server.after_stop()
-        Sanic._app_registry.pop(app.name, None)
+    async with serve_sanic(app) as base_url:
+        yield f"{base_url}/webhooks/{channel.url_prefix()}"
 
 
 def slack_headers(

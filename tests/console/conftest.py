@@ -26,6 +26,7 @@ from console.settings import ConsoleSettings
 from shop.db import dispose_engine
 from shop.handoff import HandoffDesk
 from shop.seed import seed_database
+from tests.loopback import serve_sanic as serve
 
 Sanic.test_mode = True
 
@@ -156,26 +157,6 @@ class Console:
     async def login(self, agent: str = "alice") -> None:
         status, data = await self.call("POST", "/api/login", {"agent": agent, "password": PASSWORDS[agent]})
         assert status == 200, data
-
-
-@asynccontextmanager
-async def serve(app: Sanic) -> AsyncIterator[str]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = await app.create_server(sock=sock, return_asyncio_server=True, access_log=False)
-    assert server is not None
-    await server.startup()
-    await server.before_start()
-    await server.after_start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        await server.before_stop()
-        server.close()
-        await server.wait_closed()
-        await server.after_stop()
-        Sanic._app_registry.pop(app.name, None)
 
 
 @asynccontextmanager

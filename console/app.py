@@ -1,6 +1,8 @@
 """The agent console's backend: a Sanic app with a JSON API over the handoff tickets and Rasa's HTTP API.
 
-Endpoints (everything except ``POST /api/login`` needs a signed-in agent, else 401)::
+The agent page (``GET /``, with ``/static/console.js`` and ``/static/console.css`` from console/static) is
+public and signs in through the API. Endpoints (everything except ``POST /api/login`` needs a signed-in
+agent, else 401)::
 
     POST /api/login                      {"agent", "password"} -> session cookie (HttpOnly, SameSite=Strict)
     POST /api/logout
@@ -31,6 +33,7 @@ import logging
 import time
 import uuid
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, Awaitable, Callable, Optional
 
 from sanic import Sanic, response
@@ -46,7 +49,19 @@ from shop import HandoffDesk, ShopUnavailableError, TicketInfo, TicketNotFoundEr
 logger = logging.getLogger(__name__)
 
 COOKIE_NAME = "shopassist_console"
-PUBLIC_ROUTES = {("POST", "/api/login")}
+#: The agent page (console/static) by route; public, since the page itself signs in through the API.
+PAGE_FILES = {
+    "/": ("index.html", "text/html; charset=utf-8"),
+    "/static/console.js": ("console.js", "text/javascript; charset=utf-8"),
+    "/static/console.css": ("console.css", "text/css; charset=utf-8"),
+}
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+#: The page runs only its own script and style and talks only to this origin (no inline code at all).
+PAGE_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; "
+    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+PUBLIC_ROUTES = {("POST", "/api/login")} | {("GET", route) for route in PAGE_FILES}
 #: Events of a transcript returned at most (the newest).
 MAX_TRANSCRIPT_EVENTS = 300
 SECURITY_HEADERS = {
@@ -103,6 +118,26 @@ def transcript_entries(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         elif kind == "action" and event.get("name") == "action_handoff":
             entries.append({"type": "handoff", "at": at})
     return entries[-MAX_TRANSCRIPT_EVENTS:]
+
+
+def handback_events(message: str, ticket_id: int, agent: str, now: float) -> list[dict[str, Any]]:
+    """The events that give a conversation back to the bot, appended in one call.
+
+    ``resume`` un-pauses it; the HandoffPolicy's slots are reset (``handoff_active`` false, so it may hand
+    over again later; it also counts only the shopper's turns after this ``resume``); the bot says it is
+    back; and ``action_listen`` ends the bot's turn. That last event matters: while paused, Rasa logs
+    the shopper's messages without running any action, so without it the shopper's next message would
+    follow ``action_handoff`` directly, no rule would match it (rules expect a user turn after
+    ``action_listen``) and the "listen after a handoff" rule would keep the bot silent once more.
+    """
+    return [
+        {"event": "resume", "timestamp": now},
+        {"event": "slot", "name": ACTIVE_SLOT, "value": False, "timestamp": now},
+        {"event": "slot", "name": REASON_SLOT, "value": None, "timestamp": now},
+        {"event": "bot", "text": message, "timestamp": now,
+         "metadata": {"handoff_ticket": ticket_id, "console": "handback", "handed_back_by": agent}},
+        {"event": "action", "name": "action_listen", "timestamp": now},
+    ]
 
 
 def create_app(
@@ -217,14 +252,20 @@ def create_app(
                 "metadata": {"agent": agent, "handoff_ticket": ticket.id, "console": kind}}
 
     async def resume_conversation(ticket: TicketInfo, agent: str) -> None:
-        events = [
-            {"event": "resume", "timestamp": time.time()},
-            {"event": "slot", "name": ACTIVE_SLOT, "value": False, "timestamp": time.time()},
-            {"event": "slot", "name": REASON_SLOT, "value": None, "timestamp": time.time()},
-            {"event": "bot", "text": settings.handback_message, "timestamp": time.time(),
-             "metadata": {"handoff_ticket": ticket.id, "console": "handback", "handed_back_by": agent}},
-        ]
+        events = handback_events(settings.handback_message, ticket.id, agent, time.time())
         await rasa().append_events(ticket.sender_id, events)
+
+    # ------------------------------------------------------------------ the agent page
+    def page_file(file_name: str, mime_type: str) -> Callable[[Request], Awaitable[HTTPResponse]]:
+        async def serve_page_file(_request: Request) -> HTTPResponse:
+            return await response.file(STATIC_DIR / file_name, mime_type=mime_type,
+                                       headers={"Content-Security-Policy": PAGE_CSP})
+
+        return serve_page_file
+
+    for route, (file_name, mime_type) in PAGE_FILES.items():
+        app.add_route(page_file(file_name, mime_type), route, methods=["GET"],
+                      name=f"page_{file_name.replace('.', '_')}")
 
     # ------------------------------------------------------------------ sign-in
     @app.post("/api/login")

@@ -113,7 +113,7 @@ def test_everything_needs_a_session(db_url):
                 ("GET", "/api/tickets/1/transcript"), ("POST", "/api/tickets/1/reply"),
                 ("POST", "/api/tickets/1/handback"), ("POST", "/api/tickets/1/close"),
                 ("GET", "/api/session"),
-                ("GET", "/"), ("GET", "/somewhere/else"),
+                ("GET", "/somewhere/else"),  # "/" is the public sign-in page (tests/console/test_page.py)
             ]:
                 status, data = await console.call(method, path)
                 assert status == 401 and data["error"] == "unauthorized", (method, path)

@@ -1,0 +1,127 @@
+"""The web chat page in headless Chromium, served by the web chat channel on a loopback port with a
+scripted bot: type a message, see the answer and its quick-reply buttons, click one and see its payload
+sent, receive an agent's pushed reply, and keep the conversation across a reload. Markup in any text
+stays text."""
+from __future__ import annotations
+
+from typing import Any, List
+
+import pytest
+
+from channels.webchat import WebChatInput
+from tests.browser.conftest import BackgroundLoop, page_errors, wait_until
+from tests.channels.webchat_stub import ScriptedAgent, webchat_app
+from tests.loopback import serve_sanic
+
+ATTACK = '<img src=x onerror="window.__pwned=1"> where is <b>SA-100002</b>?'
+
+
+class ServedChat:
+    def __init__(self, url: str, channel: WebChatInput, agent: ScriptedAgent) -> None:
+        self.url, self.channel, self.agent = url, channel, agent
+
+
+@pytest.fixture
+def chat(background: BackgroundLoop) -> ServedChat:
+    channel, agent = WebChatInput(title="ShopAssist help"), ScriptedAgent()
+    url = background.enter(serve_sanic(webchat_app(channel, agent)))
+    return ServedChat(url + "/webhooks/webchat/", channel, agent)
+
+
+def bubbles(browser: Any, kind: str) -> List[str]:
+    return browser.execute_script(
+        "return [...document.querySelectorAll('#messages .msg-' + arguments[0])]"
+        ".map(node => node.firstChild ? node.firstChild.textContent : '');", kind)
+
+
+def test_shopper_chats_clicks_a_quick_reply_and_gets_an_agents_reply(browser, chat, background):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    browser.get(chat.url)
+    assert browser.title == "ShopAssist help"
+    box = wait_until(browser, lambda d: d.find_element(By.ID, "message"), "no message box")
+    box.send_keys(ATTACK, Keys.ENTER)
+
+    # The bot's answer shows, with its buttons; every text is literal and nothing ran.
+    wait_until(browser, lambda d: f"You said: {ATTACK}" in bubbles(d, "bot"), "no answer from the bot")
+    assert bubbles(browser, "user") == [ATTACK]
+    assert box.get_attribute("value") == ""
+    (received,) = chat.agent.messages
+    assert received.text == ATTACK and received.input_channel == "webchat"
+    sender = browser.execute_script("return localStorage.getItem('shopassist.webchat.sender')")
+    assert received.sender_id == sender and len(sender) == 32
+    buttons = browser.find_elements(By.CSS_SELECTOR, ".quick-replies button")
+    assert [(b.text, b.get_attribute("data-payload")) for b in buttons] == [
+        ("Track my order", "/order_status"), ("Talk to a person", "/request_human")]
+
+    # Links and images only with http(s) URLs; the javascript: ones are dropped.
+    link = browser.find_element(By.CSS_SELECTOR, "#messages a")
+    assert link.get_attribute("href") == "https://shop.example/returns"
+    assert link.get_attribute("rel") == "noopener noreferrer"
+    images = [img.get_attribute("src") for img in browser.find_elements(By.CSS_SELECTOR, "#messages img")]
+    assert images == ["https://shop.example/img/returns.png"]
+    assert "javascript:" not in browser.execute_script(
+        "return [...document.querySelectorAll('#messages [href], #messages [src]')]"
+        ".map(n => n.getAttribute('href') || n.getAttribute('src')).join(' ')")
+    assert "Unsafe media is dropped." in bubbles(browser, "bot")
+
+    # A quick reply sends its payload and shows its title.
+    buttons[1].click()
+    wait_until(browser, lambda d: len(chat.agent.messages) == 2, "the button's payload never arrived")
+    assert chat.agent.messages[1].text == "/request_human"
+    assert chat.agent.messages[1].sender_id == sender
+    wait_until(browser, lambda d: "Connecting you to a person from our team." in bubbles(d, "bot"),
+               "no answer to the button")
+    assert bubbles(browser, "user") == [ATTACK, "Talk to a person"]
+    assert all(b.get_attribute("disabled") is not None for b in buttons)
+
+    # An agent's reply, stored in the conversation by the console through Rasa, reaches the open page.
+    agent_text = "Hi, Alice here <script>window.__pwned=2</script>"
+    background.run(chat.agent.console_reply(sender, agent_text))
+    wait_until(browser, lambda d: agent_text in bubbles(d, "bot"), "the pushed reply never showed")
+    assert browser.execute_script("return window.__pwned === undefined")
+    assert browser.find_elements(By.CSS_SELECTOR, "#messages script") == []
+
+    # A reload keeps the conversation and the sender id.
+    browser.refresh()
+    wait_until(browser, lambda d: agent_text in bubbles(d, "bot"), "the conversation was not restored")
+    assert bubbles(browser, "user") == [ATTACK, "Talk to a person"]
+    assert browser.execute_script("return localStorage.getItem('shopassist.webchat.sender')") == sender
+
+    # No script error and no CSP violation (the offline https image may fail to load; that is all).
+    assert [m for m in page_errors(browser) if "shop.example" not in m] == []
+
+
+def test_new_chat_forgets_the_conversation(browser, chat):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    browser.get(chat.url)
+    box = wait_until(browser, lambda d: d.find_element(By.ID, "message"), "no message box")
+    box.send_keys("hello", Keys.ENTER)
+    wait_until(browser, lambda d: "You said: hello" in bubbles(d, "bot"), "no answer")
+    first = chat.agent.messages[0].sender_id
+
+    browser.find_element(By.ID, "restart").click()
+    assert bubbles(browser, "user") == [] and bubbles(browser, "bot") == []
+    browser.find_element(By.ID, "message").send_keys("hi again", Keys.ENTER)
+    wait_until(browser, lambda d: len(chat.agent.messages) == 2, "the second message never arrived")
+    assert chat.agent.messages[1].sender_id != first
+
+
+def test_a_refused_message_shows_the_reason(browser, background):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    channel, agent = WebChatInput(max_message_length=10), ScriptedAgent()
+    url = background.enter(serve_sanic(webchat_app(channel, agent)))
+    browser.get(url + "/webhooks/webchat/")
+    box = wait_until(browser, lambda d: d.find_element(By.ID, "message"), "no message box")
+    assert box.get_attribute("maxlength") == "10"
+    browser.execute_script("arguments[0].removeAttribute('maxlength')", box)
+    box.send_keys("far too long a message", Keys.ENTER)
+    error = wait_until(browser, lambda d: d.find_element(By.CSS_SELECTOR, ".msg-error"), "no error shown")
+    assert error.text == "'message' is longer than 10 characters."
+    assert agent.messages == []
+    assert box.get_attribute("value") == "far too long a message"  # kept, to shorten and send again

@@ -15,7 +15,7 @@ Definitions (also printed in the HTML):
 * the handoff *trigger*: ``metadata.handoff_reason`` of that event (set by the HandoffPolicy), else the
   latest ``handoff_reason`` slot value set before it, else ``requested``;
 * a *fallback turn*: a user message with intent ``nlu_fallback``, or one answered by
-  ``action_default_fallback``; its text goes to "not understood" (e-mail addresses masked);
+  ``action_default_fallback``; its text goes to "not understood" (e-mails, phone and card numbers masked);
 * *turns to resolution*: user messages of a contained conversation.
 """
 from __future__ import annotations
@@ -26,7 +26,6 @@ import io
 import json
 import logging
 import os
-import re
 import statistics
 import sys
 import time
@@ -38,7 +37,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tupl
 
 import sqlalchemy as sa
 
-from shop.privacy import mask_email
+from shop.privacy import mask_personal_data
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +52,6 @@ CONFIDENCE_BINS = 10
 #: Distinct not-understood texts kept while scanning; beyond it, texts seen once are dropped.
 MAX_DISTINCT_TEXTS = 50_000
 CHUNK_SIZE = 10_000
-EMAIL_RE = re.compile(r"[^\s@<>()\[\],;:\"']+@[^\s@<>()\[\],;:\"']+\.[A-Za-z]{2,}")
 
 EVENTS = sa.Table(
     "events",
@@ -69,8 +67,8 @@ EVENTS = sa.Table(
 
 
 def mask_text(text: str) -> str:
-    """Shopper text with every e-mail address masked (``shop.privacy.mask_email``)."""
-    return EMAIL_RE.sub(lambda match: mask_email(match.group(0)), text)
+    """Shopper text with e-mail addresses, phone and card numbers masked (``shop.privacy``)."""
+    return mask_personal_data(text)
 
 
 def normalise_text(text: Any) -> str:
@@ -86,6 +84,10 @@ def tracker_store_url(endpoints: str | Path = "endpoints.yml") -> str:
     if path.exists():
         loaded = yaml.safe_load(os.path.expandvars(path.read_text(encoding="utf-8"))) or {}
         config = loaded.get("tracker_store") or {}
+    if str(config.get("type", "")) == "serving.stores.EnvTrackerStore":
+        from serving.settings import tracker_store_url as from_environment
+
+        return from_environment()  # $SHOPASSIST_TRACKER_STORE_URL, else the SQLite file under .state/
     if config and str(config.get("type", "")).lower() not in ("sql", ""):
         raise ValueError(f"the tracker store in {path} is {config.get('type')!r}, not SQL")
     dialect = config.get("dialect", "sqlite")
@@ -501,7 +503,8 @@ def render_html(report: Report) -> str:
         "<h2>Emotions</h2>",
         _table(["emotion", "share"], [(k, f"{v:.1%}") for k, v in report.emotion_mix().items()]),
         img("emotion_day", "emotion per day"), img("emotion_intent", "emotion per intent"),
-        "<h2>Most frequent messages not understood</h2><p>E-mail addresses are masked.</p>",
+        "<h2>Most frequent messages not understood</h2><p>E-mail addresses, phone and card numbers "
+        "are masked.</p>",
         _table(["message", "times"], report.top_not_understood(30)),
     ]
     if report.csat:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+
+from tests.report.trackers import fill_sqlite
 
 DAY1 = datetime(2026, 11, 1, 9, tzinfo=timezone.utc).timestamp()
 DAY2 = datetime(2026, 11, 2, 15, tzinfo=timezone.utc).timestamp()
@@ -34,47 +35,8 @@ CONVERSATIONS = {
 }
 
 
-def _events(start: float, turns):
-    from rasa.shared.core.events import (
-        ActionExecuted,
-        BotUttered,
-        SessionStarted,
-        SlotSet,
-        UserUttered,
-    )
-
-    ts = start
-    events = [ActionExecuted("action_session_start", timestamp=ts), SessionStarted(timestamp=ts),
-              ActionExecuted("action_listen", timestamp=ts)]
-    for text, intent, confidence, emotion, extra in turns:
-        ts += 5
-        parse = {"intent": {"name": intent, "confidence": confidence},
-                 "emotion": {"name": emotion, "confidence": 0.8}}
-        events.append(UserUttered(text, intent=parse["intent"], parse_data=parse, timestamp=ts))
-        for kind, name, value in extra:
-            ts += 1
-            if kind == "slot":
-                events.append(SlotSet(name, value, timestamp=ts))
-            else:
-                events.append(ActionExecuted(name, metadata=value, timestamp=ts))
-        ts += 1
-        events += [BotUttered("ok", timestamp=ts), ActionExecuted("action_listen", timestamp=ts)]
-    return events
-
-
 @pytest.fixture(scope="session")
 def tracker_db(tmp_path_factory) -> str:
     """SQLAlchemy URL of a SQLite tracker store written by Rasa's own SQLTrackerStore."""
-    from rasa.core.tracker_store import SQLTrackerStore
-    from rasa.shared.core.domain import Domain
-    from rasa.shared.core.trackers import DialogueStateTracker
-
     path: Path = tmp_path_factory.mktemp("report") / "tracker.db"
-    slots = {"handoff_reason": {"type": "text", "mappings": [{"type": "custom"}]}}
-    domain = Domain.from_dict({"slots": slots, "intents": ["greet"]})
-    store = SQLTrackerStore(domain, dialect="sqlite", db=str(path))
-    for sender_id, (start, turns) in CONVERSATIONS.items():
-        tracker = DialogueStateTracker.from_events(sender_id, _events(start, turns), slots=domain.slots)
-        asyncio.run(store.save(tracker))
-    store.engine.dispose()
-    return f"sqlite:///{path}"
+    return fill_sqlite(path, CONVERSATIONS)

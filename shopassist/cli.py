@@ -73,8 +73,32 @@ def _console(args: argparse.Namespace) -> int:
     return console_main(argv)
 
 
+def _serve(args: argparse.Namespace) -> int:
+    from serving.serve import run
+
+    return run(args)
+
+
 def _report(args: argparse.Namespace) -> int:
     from shopassist.report import run
+
+    return run(args)
+
+
+def _review(args: argparse.Namespace) -> int:
+    from shopassist.review import run
+
+    return run(args)
+
+
+def _analytics_sink(args: argparse.Namespace) -> int:
+    from shopassist.analytics_sink import run
+
+    return run(args)
+
+
+def _erase(args: argparse.Namespace) -> int:
+    from shopassist.erase import run
 
     return run(args)
 
@@ -138,6 +162,54 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_report_arguments(report)
     report.set_defaults(handler=_report)
+
+    from shopassist.analytics_sink import add_arguments as add_sink_arguments
+    from shopassist.erase import add_arguments as add_erase_arguments
+    from shopassist.review import add_arguments as add_review_arguments
+
+    review = commands.add_parser(
+        "review",
+        help="export messages the assistant did not understand as NLU YAML to label; --merge adds them back",
+        description="Export the shopper messages of a date range that fell back, had a low intent confidence "
+        "or came right before a handoff (personal data masked, de-duplicated) as Rasa NLU YAML filed under "
+        "the predicted intent, for designers to correct. `--merge FILE` adds the reviewed examples to "
+        "data/nlu/reviewed.yml, refusing unknown intents and skipping examples already in data/nlu.",
+    )
+    add_review_arguments(review)
+    review.set_defaults(handler=_review)
+
+    sink = commands.add_parser(
+        "analytics-sink",
+        help="store the events Rasa publishes to RabbitMQ in an analytics database for `report --db`",
+        description="Consume Rasa's event broker queue (RabbitMQ) into an `events` table with the tracker "
+        "store's columns (shopper text masked, redeliveries stored once), so `shopassist report --db URL` "
+        "and `shopassist review --db URL` read it without touching the live tracker store.",
+    )
+    add_sink_arguments(sink)
+    sink.set_defaults(handler=_analytics_sink)
+
+    erase = commands.add_parser(
+        "erase",
+        help="erase what is stored about one customer or one conversation (dry run unless --yes)",
+        description="Delete a conversation's (or every conversation of a customer's) tracker store events, "
+        "analytics events, handoff tickets and feedback; keep the customer's orders (business records) but "
+        "anonymise the customer and the shipping addresses. Prints what it erases; a dry run unless --yes.",
+    )
+    add_erase_arguments(erase)
+    erase.set_defaults(handler=_erase)
+
+    from serving.serve import add_arguments as add_serve_arguments
+
+    serve = commands.add_parser(
+        "serve",
+        help="run the Rasa server, the action server and the agent console together, with health checks",
+        description="Start the action server, the Rasa server (HTTP API protected by $RASA_AUTH_TOKEN, CORS "
+        "origins from $SHOPASSIST_CORS_ORIGINS) and the agent console; wait until each answers its health "
+        "check; stop all of them on Ctrl-C, SIGTERM or when one fails. Stores come from the SHOPASSIST_* "
+        "variables (docs/deployment.md).",
+    )
+    add_serve_arguments(serve)
+    serve.set_defaults(handler=_serve)
     return parser
 
 
@@ -146,6 +218,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     level = logging.DEBUG if args.verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(message)s")
+    from shop.privacy import install_log_filter
+
+    install_log_filter()  # operator commands log shopper text at debug level: mask e-mails, phones, cards
     handler: Callable[[argparse.Namespace], int] = args.handler
     return handler(args)
 

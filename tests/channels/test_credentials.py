@@ -6,13 +6,14 @@ from pathlib import Path
 from typing import Dict
 
 import pytest
-from rasa.core.channels.rest import RestInput
 from rasa.core.channels.socketio import SocketIOInput
 from rasa.core.run import create_http_input_channels
 from rasa.shared.exceptions import RasaException
 
+from channels.rest import ShopRestInput
 from channels.slack import ShopSlackInput
 from channels.telegram import ShopTelegramInput
+from channels.webchat import WebChatInput
 
 REPO = Path(__file__).resolve().parents[2]
 SNIPPET = REPO / "credentials.production.yml"
@@ -30,7 +31,7 @@ ENV: Dict[str, str] = {
 def assert_loads_our_connectors(path: Path) -> None:
     channels = {type(c): c for c in create_http_input_channels(None, str(path))}
 
-    assert {RestInput, SocketIOInput, ShopTelegramInput, ShopSlackInput} <= set(channels)
+    assert {ShopRestInput, SocketIOInput, WebChatInput, ShopTelegramInput, ShopSlackInput} <= set(channels)
     telegram = channels[ShopTelegramInput]
     assert (telegram.access_token, telegram.verify, telegram.webhook_url, telegram.secret_token) == (
         ENV["TELEGRAM_ACCESS_TOKEN"],
@@ -67,4 +68,4 @@ def test_default_credentials_need_no_secrets(monkeypatch: pytest.MonkeyPatch) ->
     for name in ENV:
         monkeypatch.delenv(name, raising=False)
     channels = create_http_input_channels(None, str(DEFAULT_CREDENTIALS))
-    assert sorted(channel.name() for channel in channels) == ["rest", "socketio"]
+    assert sorted(channel.name() for channel in channels) == ["outage_guard", "rest", "socketio", "webchat"]

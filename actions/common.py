@@ -12,6 +12,8 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import random
+import re
 import threading
 from typing import Any, Awaitable, Callable, Dict, List, Optional
 
@@ -126,3 +128,66 @@ def money(value: Any) -> str:
         return f"${float(value):,.2f}"
     except (TypeError, ValueError):
         return "-"
+
+
+# ---------------------------------------------------------------------- conversation and rephrasing
+#: Parts of a response that a rephrased plain text could not carry: such responses are sent as they are.
+_RICH_KEYS = frozenset(
+    {"buttons", "image", "custom", "attachment", "elements", "quick_replies", "json_message"}
+)
+_PLACEHOLDER_RE = re.compile(r"{([^\n{}]+?)}")
+
+
+def recent_turns(tracker: Tracker, limit: int = 6) -> List[Any]:
+    """The last ``limit`` shopper and assistant messages before the shopper's latest one, as
+    :class:`shop.llm.Turn` (the latest message is the question itself and travels separately)."""
+    from shop.llm import Turn
+
+    events = list(tracker.events or [])
+    last_user = max((i for i, e in enumerate(events) if e.get("event") == "user"), default=len(events))
+    turns = []
+    for event in events[:last_user]:
+        text = event.get("text")
+        if event.get("event") in ("user", "bot") and isinstance(text, str) and text.strip():
+            turns.append(Turn("shopper" if event["event"] == "user" else "assistant", text))
+    return turns[-limit:] if limit > 0 else []
+
+
+def _plain_text_of(domain: Dict[str, Any], response: str, values: Dict[str, Any]) -> Optional[str]:
+    """One variation of ``response`` filled in as Rasa would, or None when it is more than plain text
+    (buttons, conditions, channels) or a placeholder has no value: those are always sent as templates."""
+    variations = (domain.get("responses") or {}).get(response) or []
+    if not variations or any(not isinstance(v, dict) or set(v) != {"text"} for v in variations):
+        return None
+    template = str(random.choice(variations)["text"])
+    names = _PLACEHOLDER_RE.findall(template)
+    if any(values.get(name) is None for name in names):
+        return None
+    return _PLACEHOLDER_RE.sub(lambda m: str(values[m.group(1)]), template)
+
+
+async def utter_response(
+    dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any], response: str, **kwargs: Any
+) -> None:
+    """``dispatcher.utter_message(response=response, **kwargs)``, except that when a language model is
+    configured with ``rephrase: true`` the filled-in text is rephrased to fit the conversation, and the
+    rephrasing is sent only if it keeps every number, price, date, order number and filled-in value
+    verbatim (:func:`shop.llm.rephrase`); any failure sends the template. Slot values and ``kwargs``
+    fill the placeholders, as in Rasa's templated NLG."""
+    from shop.llm import rephrase
+    from shop.llm_config import configured_llm
+
+    config = configured_llm()
+    if config is not None and config.rephrase and not (_RICH_KEYS & set(kwargs)):
+        try:
+            values = {**tracker.current_slot_values(), **kwargs}
+            text = _plain_text_of(domain, response, values)
+            if text is not None:
+                keep = [str(v) for v in kwargs.values() if isinstance(v, (str, int, float))]
+                rephrased = await rephrase(config, text, keep=keep, turns=recent_turns(tracker))
+                if rephrased:
+                    dispatcher.utter_message(text=rephrased)
+                    return
+        except Exception:  # rephrasing is a nicety: the template always goes out
+            logger.exception("Rephrasing %s failed; sending the template", response)
+    dispatcher.utter_message(response=response, **kwargs)

@@ -32,10 +32,12 @@ When to predict, and when not:
 * Only at the first prediction after a user message ("once per user turn"). After the handoff action
   (or any other action) in that turn it predicts nothing, so the other policies let ``action_listen``
   follow.
-* Never while a handoff is active: the ``handoff_active_slot`` is truthy, or the bot's last action
-  before the shopper's message was the handoff action. Evidence is counted only from the user turns
-  after the latest handoff (and after the latest restart / session start), so a trigger needs fresh
-  evidence to fire again.
+* Never while a handoff is active: the conversation is paused, the ``handoff_active_slot`` is
+  truthy, or the bot's last action before the shopper's message was the handoff action (and no agent
+  has handed the conversation back since). Evidence is counted only from the user turns after the
+  latest handoff and the latest hand-back (``ConversationResumed``; and after the latest restart /
+  session start), so a trigger needs fresh evidence to fire again, and what the shopper told the
+  agent while the bot was paused never counts.
 * While a form is collecting a value (an active loop) only the triggers in
   ``triggers_in_active_loop`` fire (by default only ``explicit_request``); the form is then
   deactivated (``deactivate_active_loop``) so it does not ask its question again after the handoff.
@@ -88,6 +90,7 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import (
     ActionExecuted,
     ActiveLoop,
+    ConversationResumed,
     Event,
     Restarted,
     SessionStarted,
@@ -215,12 +218,15 @@ def _turn_from_event(event: UserUttered, anger_labels: Set[str], active_loop: Op
 def user_turns_since_last_handoff(
     events: Sequence[Event], handoff_action: str, anger_labels: Sequence[str] = ("anger",)
 ) -> List[UserTurn]:
-    """The user turns of the current session that came after the latest handoff.
+    """The user turns of the current session that came after the latest handoff and hand-back.
 
     Reads the raw events rather than ``tracker.applied_events()`` on purpose: the default fallback
     action reverts the user message (``UserUtteranceReverted``), and those turns must still count for
     the fallback trigger. A restart or a new session starts the history afresh; so does the handoff
-    action, so that a trigger needs fresh evidence to fire again.
+    action, so that a trigger needs fresh evidence to fire again, and so does the hand-back
+    (``ConversationResumed``, appended by the agent console): what the shopper wrote while a person held
+    the conversation was that person's to answer, so an angry message sent to the agent does not count
+    towards handing over again once the bot is back.
     """
     labels = set(anger_labels)
     turns: List[UserTurn] = []
@@ -236,6 +242,9 @@ def user_turns_since_last_handoff(
     for event in events:
         if isinstance(event, (Restarted, SessionStarted)):
             turns, active_loop = [], None
+            bot_actions.clear()
+        elif isinstance(event, ConversationResumed):
+            turns = []
             bot_actions.clear()
         elif isinstance(event, ActiveLoop):
             active_loop = event.name
@@ -268,7 +277,12 @@ def is_start_of_user_turn(events: Sequence[Event]) -> bool:
 
 
 def last_bot_action_before_latest_message(events: Sequence[Event]) -> Optional[str]:
-    """Name of the last action other than ``action_listen`` before the latest user message."""
+    """Name of the last action other than ``action_listen`` before the latest user message.
+
+    None when there is none in the current session, or when the conversation was resumed
+    (``ConversationResumed``: an agent handed it back) after that action: the bot is then answering
+    afresh, whatever it did before the person took over.
+    """
     seen_user = False
     for event in reversed(events):
         if isinstance(event, UserUttered):
@@ -277,6 +291,8 @@ def last_bot_action_before_latest_message(events: Sequence[Event]) -> Optional[s
             if event.action_name and event.action_name != ACTION_LISTEN_NAME:
                 return event.action_name
         elif isinstance(event, (Restarted, SessionStarted)):
+            return None
+        elif seen_user and isinstance(event, ConversationResumed):
             return None
     return None
 
@@ -586,6 +602,8 @@ class HandoffPolicy(Policy):
         return HandoffDecision(trigger=fired[0], fired=fired, details=details)
 
     def _handoff_active(self, tracker: DialogueStateTracker, events: Sequence[Event]) -> bool:
+        if tracker.is_paused():
+            return True
         slot = self.config["handoff_active_slot"]
         if slot and slot in tracker.slots and tracker.slots[slot].value:
             return True

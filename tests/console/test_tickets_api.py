@@ -129,11 +129,12 @@ def test_transcript_reply_handback_and_close(db_url, desk):
             status, data = await console.call("POST", f"/api/tickets/{ticket}/handback")
             assert status == 200 and data["ticket"]["status"] == "handed_back"
             events = console.rasa.calls[-1].body
-            assert [e["event"] for e in events] == ["resume", "slot", "slot", "bot"]
+            assert [e["event"] for e in events] == ["resume", "slot", "slot", "bot", "action"]
             assert events[1] == {"event": "slot", "name": "handoff_active", "value": False,
                                  "timestamp": events[1]["timestamp"]}
             assert events[2]["name"] == "handoff_reason" and events[2]["value"] is None
             assert "back with ShopAssist" in events[3]["text"]
+            assert events[4]["name"] == "action_listen"  # the bot's turn ends: it listens again
             assert console.rasa.tracker(SHOPPER)["paused"] is False
             assert (await console.call("POST", f"/api/tickets/{ticket}/reply", {"text": "hi"}))[0] == 409
 
@@ -162,7 +163,7 @@ def test_closing_a_held_conversation_resumes_the_bot(db_url, desk):
             status, data = await console.call("POST", f"/api/tickets/{paused}/close", solved)
             assert status == 200 and data["resumed"] is True
             posted = [e["event"] for e in console.rasa.posted_events("held")]
-            assert posted == ["resume", "slot", "slot", "bot"]
+            assert posted == ["resume", "slot", "slot", "bot", "action"]
             # An after-hours ticket never paused the bot: closing it leaves the conversation alone.
             status, data = await console.call("POST", f"/api/tickets/{after_hours}/close",
                                               {"resolution": "Answered by e-mail."})

@@ -1,55 +1,35 @@
 """Real servers for end-to-end tests: `rasa run` with the trained model and `rasa run actions`.
 
 Both run as subprocesses on free loopback ports against a freshly seeded SQLite shop database, so a
-test talks to the assistant exactly as a web shop would: over the REST channel.
+test talks to the assistant exactly as a web shop would: over the REST channel, or over Rasa's
+``callback`` channel, whose bot messages a loopback :class:`CallbackReceiver` collects. The HTTP API is
+protected by a token (``Assistant.token``), as in production, and the handoff desk is always staffed
+(``HANDOFF_BUSINESS_HOURS`` empty), so that a handoff pauses the bot whatever the time of day.
 """
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
+import secrets
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterator, List
+from typing import Any, Dict, Iterator, List
 
 import pytest
 import requests
 
-REPO = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
+from tests.e2e.callback_receiver import CallbackReceiver
+from tests.servers import (
+    REPO,
+    free_port,
+    server_env,
+    start_action_server,
+    start_rasa_server,
+    stop_process,
+    wait_until_up,
+)
+
 MODEL_ENV = "SHOPASSIST_MODEL"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_until_up(url: str, process: subprocess.Popen, log: Path, timeout: float = 240.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{url} exited with {process.returncode}:\n{log.read_text()[-4000:]}")
-        try:
-            if requests.get(url, timeout=2).ok:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.5)
-    raise RuntimeError(f"{url} did not answer within {timeout:.0f} s:\n{log.read_text()[-4000:]}")
-
-
-def _stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 @dataclass
@@ -60,6 +40,8 @@ class Assistant:
     shop_db_url: str
     rasa_log: Path
     actions_log: Path
+    token: str
+    callback: CallbackReceiver
 
     def send(self, sender: str, text: str) -> List[Dict]:
         """Posts one shopper message over the REST channel and returns the bot's messages."""
@@ -76,6 +58,24 @@ class Assistant:
             parts.append(message.get("text", ""))
             parts.extend(button.get("title", "") for button in message.get("buttons", []))
         return "\n".join(parts)
+
+    def send_callback(self, sender: str, text: str) -> List[Dict[str, Any]]:
+        """Posts one shopper message over the ``callback`` channel and returns what the bot pushed to the
+        receiver meanwhile (Rasa answers the POST only once it has handled the message)."""
+        before = len(self.callback.messages(sender))
+        response = requests.post(
+            f"{self.url}/webhooks/callback/webhook", json={"sender": sender, "message": text}, timeout=120
+        )
+        response.raise_for_status()
+        return self.callback.messages(sender)[before:]
+
+    def tracker(self, sender: str) -> Dict[str, Any]:
+        """The conversation's tracker, from the HTTP API (with the token)."""
+        response = requests.get(
+            f"{self.url}/conversations/{sender}/tracker", params={"token": self.token}, timeout=30
+        )
+        response.raise_for_status()
+        return response.json()
 
     def is_alive(self) -> bool:
         return requests.get(self.url, timeout=5).ok
@@ -104,29 +104,35 @@ def assistant(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     shop_db_url = f"sqlite:///{work / 'shop.db'}"
     seed_database(shop_db_url)
 
-    actions_port, rasa_port = _free_port(), _free_port()
+    actions_port, rasa_port = free_port(), free_port()
     endpoints = work / "endpoints.yml"
-    endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{actions_port}/webhook"\n')
+    # The tracker store class of endpoints.yml (serving/stores.py) on a SQLite file of this session.
+    endpoints.write_text(
+        f'action_endpoint:\n  url: "http://127.0.0.1:{actions_port}/webhook"\n'
+        "tracker_store:\n  type: serving.stores.EnvTrackerStore\n"
+    )
+    callback = CallbackReceiver()
     credentials = work / "credentials.yml"
-    credentials.write_text("rest:\n")
+    # The REST channel of credentials.yml (channels/rest.py), so every e2e test goes through its checks.
+    credentials.write_text(f'channels.rest.ShopRestInput:\ncallback:\n  url: "{callback.url}"\n')
+    token = secrets.token_urlsafe(16)
 
-    env = dict(os.environ, SHOP_DB_URL=shop_db_url, TF_CPP_MIN_LOG_LEVEL="2")
+    env = server_env(shop_db_url, {
+        "HANDOFF_BUSINESS_HOURS": "", "HANDOFF_WEBHOOK_URL": "",
+        "SHOPASSIST_TRACKER_STORE_URL": f"sqlite:///{work / 'tracker.db'}",
+    })
     actions_log, rasa_log = work / "actions.log", work / "rasa.log"
-    with actions_log.open("w") as actions_out, rasa_log.open("w") as rasa_out:
-        actions = subprocess.Popen(
-            [str(BIN / "rasa"), "run", "actions", "--actions", "actions", "--port", str(actions_port)],
-            cwd=REPO, env=env, stdout=actions_out, stderr=subprocess.STDOUT,
+    actions = start_action_server(actions_port, env, actions_log)
+    rasa = start_rasa_server(
+        trained_model, endpoints, credentials, rasa_port, env, rasa_log, extra_args=["--auth-token", token]
+    )
+    try:
+        wait_until_up(f"http://127.0.0.1:{actions_port}/health", actions, actions_log)
+        wait_until_up(f"http://127.0.0.1:{rasa_port}/", rasa, rasa_log)
+        yield Assistant(
+            f"http://127.0.0.1:{rasa_port}", shop_db_url, rasa_log, actions_log, token, callback
         )
-        rasa = subprocess.Popen(
-            [str(BIN / "rasa"), "run", "--model", str(trained_model), "--endpoints", str(endpoints),
-             "--credentials", str(credentials), "--port", str(rasa_port), "--interface", "127.0.0.1",
-             "--enable-api"],
-            cwd=REPO, env=env, stdout=rasa_out, stderr=subprocess.STDOUT,
-        )
-        try:
-            _wait_until_up(f"http://127.0.0.1:{actions_port}/health", actions, actions_log)
-            _wait_until_up(f"http://127.0.0.1:{rasa_port}/", rasa, rasa_log)
-            yield Assistant(f"http://127.0.0.1:{rasa_port}", shop_db_url, rasa_log, actions_log)
-        finally:
-            _stop(rasa)
-            _stop(actions)
+    finally:
+        stop_process(rasa)
+        stop_process(actions)
+        callback.stop()

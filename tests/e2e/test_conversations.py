@@ -14,5 +14,5 @@ CONVERSATIONS = load_conversations([Path(__file__).resolve().parents[1] / "conve
 
 @pytest.mark.parametrize("conversation", CONVERSATIONS, ids=[c.name for c in CONVERSATIONS])
 def test_conversation(assistant, conversation) -> None:
-    result = run_conversation(RasaClient(assistant.url), conversation)
+    result = run_conversation(RasaClient(assistant.url, token=assistant.token), conversation)
     assert result.passed, result.describe_failures()

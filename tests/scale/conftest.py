@@ -1,0 +1,50 @@
+"""One Rasa stack for the scale and fault tests: two `rasa run` replicas sharing a PostgreSQL tracker store
+and a Redis lock store (private instances on free ports), one action server, a seeded SQLite shop.
+
+Starting a replica costs 30-60 s of both cores, so the replica test and the fault tests share the stack;
+a fault test puts back what it broke (restarts the service it stopped) before it returns.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from tests.scale.services import ScaleStack, missing_service_binaries, start_stack, stop_stack
+from tests.servers import REPO
+
+MODEL_ENV = "SHOPASSIST_MODEL"
+REPLICAS = 2
+
+
+def _skip_or_fail(reason: str) -> None:
+    if os.environ.get("CI") == "true":
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def scale_model() -> Path:
+    model = Path(os.environ.get(MODEL_ENV, REPO / "models" / "shopassist.tar.gz"))
+    if not model.is_file():
+        _skip_or_fail(f"no trained model at {model}: run `make train` first (make test does)")
+    return model
+
+
+@pytest.fixture(scope="session")
+def scale_stack(scale_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScaleStack]:
+    reason = missing_service_binaries()
+    if reason:
+        _skip_or_fail(reason)
+    from shop.seed import seed_database
+
+    work = tmp_path_factory.mktemp("scale")
+    shop_db_url = f"sqlite:///{work / 'shop.db'}"
+    seed_database(shop_db_url)
+    stack = start_stack(work, scale_model, shop_db_url, REPLICAS)
+    try:
+        yield stack
+    finally:
+        stop_stack(stack)

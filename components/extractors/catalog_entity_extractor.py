@@ -42,7 +42,12 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from components.extractors.catalog_matcher import ENTITY_TYPES, CatalogMatcher, compile_vocabulary
+from components.extractors.catalog_matcher import (
+    COMPILER_VERSION,
+    ENTITY_TYPES,
+    CatalogMatcher,
+    compile_vocabulary,
+)
 from shop.catalog_terms import catalog_snapshot_hash, catalog_terms, fallback_terms
 
 logger = logging.getLogger(__name__)
@@ -117,8 +122,9 @@ class CatalogEntityExtractor(GraphComponent, EntityExtractorMixin):
 
     @classmethod
     def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
-        """The current catalog snapshot hash: a catalog change retrains this component."""
-        return catalog_snapshot_hash(config.get("db_url"))
+        """The vocabulary compiler's version and the current catalog snapshot hash: a catalog change, or a
+        new compiler, retrains this component (Rasa does not fingerprint code)."""
+        return f"v{COMPILER_VERSION}:{catalog_snapshot_hash(config.get('db_url'))}"
 
     def _build_matcher(self, vocabulary: Dict[str, Any]) -> CatalogMatcher:
         return CatalogMatcher(

@@ -31,11 +31,16 @@ from spacy.tokens import Doc
 from components.extractors import patterns
 from components.extractors.common_words import COMMON_WORDS
 from components.extractors.fuzzy import TypoIndex
+from components.extractors.shopper_words import EXTRA_CATEGORY_WORDS, NOT_ENTITY_PHRASES, T_SHIRT_SPELLINGS
 from shop.catalog_terms import CatalogTerms
+from shop.vocabulary import CATEGORY_SIZES
 
 logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
+#: Bump when compile_vocabulary adds or changes entries: it is part of the component's fingerprint, so
+#: ``rasa train`` recompiles a vocabulary persisted by an older compiler (2: shopper words, name prefixes).
+COMPILER_VERSION = 2
 ENTITY_TYPES: tuple[str, ...] = (
     "email",
     "order_id",
@@ -51,6 +56,8 @@ _PRIORITY = {name: rank for rank, name in enumerate(ENTITY_TYPES)}
 _RULE_ENTITIES = frozenset({"email", "order_id", "price"})
 #: Label of size words ("small", "extra large") that only count as sizes in a size context.
 _SIZE_WORD = "size_word"
+#: Label of fixed expressions that are no entity ("black friday"); they win by length, then are dropped.
+_NOT_ENTITY = "not_entity"
 #: Confidence lost per typo edit inside a matched span, and the floor.
 TYPO_PENALTY = 0.1
 MIN_CONFIDENCE = 0.5
@@ -83,6 +90,12 @@ _SIZE_FOLLOWERS = frozenset(
     }
 )
 _SIZE_CHAIN = frozenset({"or", "and", "/", "-", "to", ","})
+#: A number right before one of these is a size ("32 waist").
+_STRONG_SIZE_AFTER = frozenset({"waist"})
+#: Confidence of a size read from its neighbour ("medium hoodie", "sneakers 42", "large please").
+NEIGHBOUR_SIZE_CONFIDENCE = 0.9
+#: A message of at most this many tokens that starts with a size word is a size reply ("large please").
+SHORT_SIZE_REPLY_TOKENS = 3
 _LETTER_SIZES = {"xs": "XS", "s": "S", "m": "M", "l": "L", "xl": "XL", "xxl": "XXL", "2xl": "XXL"}
 _WAIST_TOKEN_RE = re.compile(r"^w(\d{2})$", re.IGNORECASE)
 
@@ -115,6 +128,11 @@ def compile_vocabulary(terms: CatalogTerms, training_words: Iterable[str] = ()) 
         add("category", category, category)
     for phrase, category in terms.category_synonyms.items():
         add("category", category, phrase)
+    for phrase, category in EXTRA_CATEGORY_WORDS.items():
+        if category in terms.categories and phrase not in terms.category_synonyms:
+            add("category", category, phrase)
+    for phrase in NOT_ENTITY_PHRASES:
+        add(_NOT_ENTITY, "", phrase)
     for color in terms.colors:
         add("color", color, color)
     for phrase, color in terms.color_synonyms.items():
@@ -140,14 +158,24 @@ def compile_vocabulary(terms: CatalogTerms, training_words: Iterable[str] = ()) 
 
 
 def _product_aliases(terms: CatalogTerms) -> dict[str, str]:
-    """ "<model> <kind noun>" ("Cloudline Hoodie" for "Cloudline Pullover Hoodie") when only one product
-    has it and it is not a full product name."""
+    """Shorter ways to name one product, kept when only that product has them and they are no full name:
+
+    * "<model> <kind noun>" ("Cloudline Hoodie" for "Cloudline Pullover Hoodie");
+    * the first words of the name, at least two ("Aspen Cable Knit", "Stride Runner"): shoppers stop
+      typing once the name is clear;
+    * the name with "T-Shirt" written as shoppers write it ("Essential Crew Neck Tee").
+    """
     full = {_phrase_key(p.name) for p in terms.products}
     owners: dict[str, set[str]] = defaultdict(set)
     for product in terms.products:
         words = product.name.split()
         if len(words) > 2:
             owners[f"{words[0]} {words[-1]}"].add(product.name)
+            for length in range(2, len(words)):
+                owners[" ".join(words[:length])].add(product.name)
+        if words[-1].lower() == "t-shirt":
+            for spelling in T_SHIRT_SPELLINGS:
+                owners[" ".join([*words[:-1], spelling])].add(product.name)
     return {
         alias.lower(): next(iter(names))
         for alias, names in owners.items()
@@ -204,6 +232,23 @@ class CatalogMatcher:
             self._matcher.add(f"{entity}\u001f{value}", docs)
         fuzzy_words = [k for k in self._keys if k.isalpha()]
         self._typos = TypoIndex(fuzzy_words) if self.typo_tolerance else None
+        self._sized_category_first = self._sized_categories(first=True)
+        self._sized_category_last = self._sized_categories(first=False)
+        self._colour_keys = {
+            lemma(word) for entity, _, phrase in self.vocabulary["entries"] if entity == "color"
+            for word in phrase.split()
+        }
+
+    def _sized_categories(self, first: bool) -> dict[str, str]:
+        """The category sold in sizes that a category phrase starting (``first``) or ending with a word
+        names: "t" of "t-shirt" and "rain" of "rain jacket" start one, "sneakers" ends one. Words that
+        start or end phrases of two categories ("running") are left out."""
+        owners: dict[str, set[str]] = defaultdict(set)
+        for entity, value, phrase in self.vocabulary["entries"]:
+            if entity == "category" and len(CATEGORY_SIZES.get(value, ())) > 1:
+                tokens = self._nlp.make_doc(phrase)
+                owners[lemma(tokens[0 if first else -1].lower_)].add(value)
+        return {key: next(iter(values)) for key, values in owners.items() if len(values) == 1}
 
     # ------------------------------------------------------------------ extraction
     def extract(self, text: str) -> list[dict[str, Any]]:
@@ -249,7 +294,7 @@ class CatalogMatcher:
             entity, value = self._labels[match_id]
             ceiling = 1.0
             if entity == _SIZE_WORD:
-                ceiling = self._size_context(doc, start, end)
+                ceiling = self._size_context(doc, start, end, value)
                 if ceiling == 0.0:
                     continue
                 entity = "size"
@@ -265,15 +310,35 @@ class CatalogMatcher:
             )
         return found
 
-    def _size_context(self, doc: Doc, start: int, end: int) -> float:
-        """1.0 after "size"/"EU"/"waist", 0.8 after "in"/"a"/"usually" when nothing follows, else 0."""
+    def _size_context(self, doc: Doc, start: int, end: int, value: str) -> float:
+        """1.0 after "size"/"EU"/"waist", 0.8 after "in"/"a"/"usually" when nothing follows, 0.9 right
+        before a sized category ("medium hoodie", "small black t-shirt") or as a short reply ("large
+        please"), else 0."""
         before = doc[start - 1].lower_ if start > 0 else ""
         if before in _STRONG_SIZE_BEFORE or (end < len(doc) and doc[end].lower_ == "eu"):
             return 1.0
         follows_ok = end >= len(doc) or doc[end].is_punct or doc[end].lower_ in _SIZE_FOLLOWERS
         if before in _WEAK_SIZE_BEFORE and follows_ok:
             return WEAK_SIZE_CONFIDENCE
+        if value in CATEGORY_SIZES.get(self._sized_category_after(doc, end) or "", ()):
+            return NEIGHBOUR_SIZE_CONFIDENCE
+        if start == 0 and follows_ok and len(doc) <= SHORT_SIZE_REPLY_TOKENS:
+            return NEIGHBOUR_SIZE_CONFIDENCE
         return 0.0
+
+    def _sized_category_after(self, doc: Doc, end: int) -> Optional[str]:
+        """The sized category named right after ``end``, skipping colour words ("small black tee")."""
+        for token in doc[end : end + 3]:
+            key = token.norm_
+            if key in self._sized_category_first:
+                return self._sized_category_first[key]
+            if key not in self._colour_keys:
+                return None
+        return None
+
+    def _sized_category_before(self, doc: Doc, index: int) -> Optional[str]:
+        """The sized category named by the token right before ``index`` ("sneakers 42", "jeans 30")."""
+        return self._sized_category_last.get(doc[index - 1].norm_) if index > 0 else None
 
     def _size_candidates(self, doc: Doc) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
@@ -288,13 +353,18 @@ class CatalogMatcher:
                 if len(lower) == 1:
                     nxt = doc[i + 1].text if i + 1 < len(doc) else ""
                     if text.isupper() and nxt not in (".", "&", "'s", "'"):
-                        confidence = 1.0 if self._size_context(doc, i, i + 1) == 1.0 else 0.9
+                        confidence = 1.0 if self._size_context(doc, i, i + 1, value) == 1.0 else 0.9
                     else:
-                        confidence = self._size_context(doc, i, i + 1)
+                        confidence = self._size_context(doc, i, i + 1, value)
             elif text.isdigit() and text in self.sizes:
                 value = text
                 chained = i - last_size_token == 2 and doc[i - 1].lower_ in _SIZE_CHAIN
-                confidence = 1.0 if chained else self._size_context(doc, i, i + 1)
+                confidence = 1.0 if chained else self._size_context(doc, i, i + 1, value)
+                if not confidence and i + 1 < len(doc) and doc[i + 1].lower_ in _STRONG_SIZE_AFTER:
+                    confidence = 1.0
+                category_before = self._sized_category_before(doc, i)
+                if not confidence and text in CATEGORY_SIZES.get(category_before or "", ()):
+                    confidence = NEIGHBOUR_SIZE_CONFIDENCE
                 if confidence and i + 1 < len(doc) and patterns.UNIT_AFTER_RE.match(" " + doc[i + 1].lower_):
                     confidence = 1.0 if doc[i + 1].lower_ == "eu" else 0.0
             elif _WAIST_TOKEN_RE.match(text) and text[1:] in self.sizes:

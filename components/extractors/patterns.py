@@ -22,8 +22,8 @@ EMAIL_RE = re.compile(
 )
 #: "SA-100042", "sa 100042", "SA#100042", "#SA-100042": always an order number.
 PREFIXED_ORDER_RE = re.compile(r"(?<![\w#])(?:#\s?)?sa\s?[-_#:]?\s?\d{6}(?!\d)", re.IGNORECASE)
-#: "#100042": always an order number.
-HASH_ORDER_RE = re.compile(r"(?<![\w#])#\s?\d{6}(?!\d)")
+#: "#100042": always an order number, also glued to a word ("order#100042"), not after "&" ("&#100042;").
+HASH_ORDER_RE = re.compile(r"(?<![#&\d])#\s?\d{6}(?!\d)")
 #: Bare six digits: an order number only in an order context (see ORDER_CONTEXT_RE) or a short reply.
 BARE_ORDER_RE = re.compile(r"(?<![\w$€£.,/:-])\d{6}(?!\d)(?![.,/:]\d|\s?(?:€|\$|£|%))")
 ORDER_CONTEXT_RE = re.compile(
@@ -34,7 +34,20 @@ ORDER_CONTEXT_RE = re.compile(
 #: A reply this short ("100042", "it's 100042") is an answer to "what is your order number?".
 SHORT_REPLY_TOKENS = 4
 
-_NUMBER = r"\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?|\d+(?:[.,]\d{1,2})?"
+#: Amounts in words, from ten up ("under eighty", "fifty bucks"); one to nine are left out, they are
+#: far more often counts ("one size", "two of them") than money.
+_UNITS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9}
+_TEENS = {"ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
+          "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19}
+_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80,
+         "ninety": 90}
+_NUMBER_WORDS = (
+    rf"(?:(?:a|one|two|three|four|five)\s+)?hundred(?:\s+and\s+(?:{'|'.join(_TENS)}))?"
+    rf"|(?:{'|'.join(_TENS)})(?:[\s-](?:{'|'.join(_UNITS)}))?|{'|'.join(_TEENS)}"
+)
+_NUMBER = rf"\d{{1,3}}(?:,\d{{3}})+(?:\.\d{{1,2}})?|\d+(?:[.,]\d{{1,2}})?|{_NUMBER_WORDS}"
+#: An amount with exactly two decimals ("45.50") is money even without a currency or a bound.
+CENTS_RE = re.compile(r"^\d+[.,]\d\d$")
 _CURRENCY_BEFORE = r"\$|€|£|usd|eur|gbp"
 _CURRENCY_AFTER = r"\$|€|£|usd|eur|euros?|dollars?|bucks|gbp|pounds?|quid"
 AMOUNT_RE = re.compile(
@@ -112,7 +125,8 @@ def extract_order_ids(text: str, token_count: int) -> list[Candidate]:
     for regex in (PREFIXED_ORDER_RE, HASH_ORDER_RE):
         for match in regex.finditer(text):
             _add_order(found, taken, match.start(), match.end(), match.group(0))
-    if token_count <= SHORT_REPLY_TOKENS or ORDER_CONTEXT_RE.search(text):
+    # an e-mail address next to the number: the shopper is answering "order number and e-mail?"
+    if token_count <= SHORT_REPLY_TOKENS or ORDER_CONTEXT_RE.search(text) or EMAIL_RE.search(text):
         for match in BARE_ORDER_RE.finditer(text):
             _add_order(found, taken, match.start(), match.end(), match.group(0))
     return found
@@ -127,7 +141,23 @@ def _add_order(found: list[Candidate], taken: list[tuple[int, int]], start: int,
         found.append(_candidate("order_id", start, end, value))
 
 
+def _words_to_number(raw: str) -> Optional[int]:
+    """The value of an amount in words matched by ``_NUMBER_WORDS`` ("eighty" -> 80, "a hundred" -> 100)."""
+    total = 0
+    for word in re.split(r"[\s-]+", raw.lower()):
+        if word == "hundred":
+            total = max(total, 1) * 100
+        elif word in _TENS or word in _TEENS or word in _UNITS:
+            total += {**_TENS, **_TEENS, **_UNITS}[word]
+        elif word not in ("a", "and"):
+            return None
+    return total or None
+
+
 def _amount(raw: str) -> Optional[str]:
+    if raw[:1].isalpha():
+        number = _words_to_number(raw)
+        return str(number) if number else None
     text = raw.replace(",", "") if re.search(r"\d,\d{3}\b", raw) else raw.replace(",", ".")
     try:
         amount = Decimal(text)
@@ -179,7 +209,8 @@ def extract_prices(text: str) -> list[Candidate]:
             if before.rstrip().lower().endswith("from") and not (currency or price_context):
                 continue  # "from 3 shops": only money when money is being talked about
         elif not currency and not (APPROX_BEFORE_RE.search(before) and price_context):
-            continue  # a bare number is not a price
+            if not CENTS_RE.match(match.group("num")):
+                continue  # a bare number is not a price
         found.append(_price(match, value, currency, role))
     return found
 

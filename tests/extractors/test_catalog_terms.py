@@ -7,6 +7,7 @@ import logging
 from sqlalchemy import insert, select
 
 from components.extractors.catalog_entity_extractor import CatalogEntityExtractor
+from components.extractors.catalog_matcher import COMPILER_VERSION
 from shop.catalog_terms import catalog_snapshot_hash, catalog_terms, fallback_terms, load_catalog_terms
 from shop.db import dispose_engine, get_engine
 from shop.models import Brand, Category, Product
@@ -30,7 +31,7 @@ def test_snapshot_hash_is_stable(shop_db_url):
 def test_fingerprint_changes_when_the_catalog_changes(writable_db_url):
     config = {**CatalogEntityExtractor.get_default_config(), "db_url": writable_db_url}
     before = CatalogEntityExtractor.fingerprint_addon(config)
-    assert before == catalog_snapshot_hash(writable_db_url)
+    assert before == f"v{COMPILER_VERSION}:{catalog_snapshot_hash(writable_db_url)}"
     engine = get_engine(writable_db_url)
     with engine.begin() as conn:
         category_id = conn.execute(select(Category.id).where(Category.name == "hats")).scalar_one()
@@ -78,3 +79,13 @@ def test_fallback_when_the_server_refuses(caplog):
         terms = catalog_terms("postgresql://shop:secret@127.0.0.1:9/shop")
     assert terms.source == "vocabulary"
     assert "secret" not in caplog.text
+
+
+def test_fingerprint_changes_with_the_vocabulary_compiler(shop_db_url, monkeypatch):
+    """A new compiler (new shopper words, aliases) must retrain the component: Rasa does not hash code."""
+    import components.extractors.catalog_entity_extractor as module
+
+    config = {**CatalogEntityExtractor.get_default_config(), "db_url": shop_db_url}
+    before = CatalogEntityExtractor.fingerprint_addon(config)
+    monkeypatch.setattr(module, "COMPILER_VERSION", COMPILER_VERSION + 1)
+    assert CatalogEntityExtractor.fingerprint_addon(config) != before

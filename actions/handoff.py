@@ -32,7 +32,7 @@ from rasa_sdk.types import DomainDict
 from actions.common import RESPONSE_SERVICE_UNAVAILABLE, clean_text, get_shop, shop_guarded
 from shop import HandoffDesk, HandoffSettings, TicketInfo, TicketRequest
 from shop.handoff import MAX_HISTORY_TURNS, MAX_SUMMARY_MESSAGES, describe_opening, post_webhook
-from shop.handoff import mask_personal_data as mask
+from shop.privacy import mask_personal_data as mask
 
 logger = logging.getLogger(__name__)
 

@@ -45,7 +45,7 @@ from shop.db import get_engine, session_factory
 from shop.errors import ShopUnavailableError, describe_url, translate_db_errors
 from shop.handoff_models import OPEN_TICKET_STATUSES, TICKET_STATUSES, HandoffTicket
 from shop.models import Customer
-from shop.privacy import mask_email
+from shop.privacy import mask_email, mask_personal_data
 from shop.vocabulary import normalize_email, normalize_order_id
 
 __all__ = [
@@ -91,23 +91,6 @@ MAX_SUMMARY_MESSAGES = 5
 MAX_SUMMARY_MESSAGE_LENGTH = 200
 
 
-# ---------------------------------------------------------------------------------------------- privacy
-_EMAIL_IN_TEXT = re.compile(r"[^\s@<>()\[\]{},;:\"']+@[^\s@<>()\[\]{},;:\"']+\.[^\s@<>()\[\]{},;:\"']+")
-_NUMBER_IN_TEXT = re.compile(r"(?<!\w)\+?\d[\d \-./]{6,}\d(?!\w)")
-#: Digit runs at least this long (phone, card, IBAN-like numbers) are masked in summaries.
-MIN_MASKED_DIGITS = 9
-
-
-def mask_personal_data(text: str) -> str:
-    """``text`` with e-mail addresses masked (``a***@example.com``) and long numbers replaced by
-    ``[number]`` (phone and card numbers; order numbers like ``SA-100042`` stay readable)."""
-
-    def number(match: re.Match) -> str:
-        digits = sum(ch.isdigit() for ch in match.group(0))
-        return "[number]" if digits >= MIN_MASKED_DIGITS else match.group(0)
-
-    masked = _EMAIL_IN_TEXT.sub(lambda m: mask_email(m.group(0)), text)
-    return _NUMBER_IN_TEXT.sub(number, masked)
 
 
 # ---------------------------------------------------------------------------------------------- hours

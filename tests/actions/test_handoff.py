@@ -108,7 +108,7 @@ def test_ticket_records_reason_customer_order_history_and_masked_summary(fresh_d
     ]
     assert ticket.history[0]["at"].startswith("2001-09-09T01:46:40")
     assert "alex.morgan@example.com" not in ticket.summary and "a***@example.com" in ticket.summary
-    assert "7700" not in ticket.summary and "[number]" in ticket.summary
+    assert "7700" not in ticket.summary and "[phone]" in ticket.summary
     assert "SA-100002" in ticket.summary  # order numbers stay readable
     assert ticket.after_hours is False and ticket.follow_up is None
 

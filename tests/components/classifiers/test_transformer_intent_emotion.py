@@ -335,7 +335,8 @@ def test_unknown_emotion_label_in_nlu_data_is_an_error(tmp_path: Path, tiny_mode
 @pytest.mark.parametrize(
     "overrides", [{"default_emotion": "happy"}, {"pooling": "max"}, {"validation_split": 1.0},
                   {"mixed_precision": "fp8"}, {"max_length": 0}, {"quantization": "int4"},
-                  {"intent_head": "mlp"}, {"head_learning_rate": 0}]
+                  {"intent_head": "mlp"}, {"head_learning_rate": 0},
+                  {"intent_temperature": 0}]
 )
 def test_invalid_config_is_rejected(tiny_model_dir: Path, overrides: Dict[str, Any]) -> None:
     with pytest.raises(InvalidConfigException):
@@ -564,3 +565,17 @@ def test_head_learning_rate_gives_the_heads_their_own_group(trained) -> None:
         assert group["lr"] == (1e-4 if is_encoder.pop() else 5e-3)
     total = sum(len(group["params"]) for group in optimizer.param_groups)
     assert total == sum(1 for p in component.model.parameters() if p.requires_grad)
+
+
+def test_intent_temperature_softens_confidences_but_keeps_the_ranking(trained) -> None:
+    """A temperature above 1 lowers the top confidence (so FallbackClassifier catches more unfamiliar
+    messages) without changing which intent wins or the order of the ranking."""
+    _, storage, resource, config = trained
+    sharp = load_component(storage, resource, {**config, "intent_temperature": 1.0})
+    soft = load_component(storage, resource, {**config, "intent_temperature": 3.0})
+    texts = ["where is my parcel", "I love it", "hello there"]
+    for before, after in zip(predictions(sharp, texts), predictions(soft, texts), strict=True):
+        assert [e["name"] for e in before["intent_ranking"]] == [e["name"] for e in after["intent_ranking"]]
+        assert after["intent"]["confidence"] < before["intent"]["confidence"]
+        assert abs(sum(e["confidence"] for e in after["intent_ranking"]) - 1.0) < 1e-6 or len(
+            after["intent_ranking"]) < len(soft.intent_labels)

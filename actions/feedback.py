@@ -1,23 +1,100 @@
-"""Stores what the shopper says about the shop or the assistant."""
+"""Stores what the shopper says about the shop or the assistant, and runs the end-of-chat survey (CSAT).
+
+Survey flow (data/rules.yml):
+
+* On `thank` or `goodbye`, ``action_offer_csat`` asks for a 1-5 rating (buttons with payloads
+  ``/rate{"csat_score": N}``; the text says "reply 1-5" for channels without buttons), but only once a
+  task was completed in this conversation (`task_completed`, set by the order and product actions) and
+  only once per conversation (`csat_asked`). Otherwise it answers as before (`utter_welcome` /
+  `utter_goodbye`). A shopper who ignores the question simply goes on; `csat_asked` stays true, so the
+  question never comes back in that conversation.
+* ``action_record_csat`` (intent `rate`) stores the rating with the sender id and a timestamp in the shop's
+  ``feedback`` table (where ``shopassist report`` reads CSAT) and asks for an optional comment.
+* The message right after that, when it reads like a comment (`give_feedback`, `complaint`, a message the
+  NLU did not understand), is added to the same record by ``action_record_csat_comment``; "no thanks",
+  "bye" or "thanks" close the survey without a comment. Anything else is handled as usual.
+"""
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List
+import re
+from typing import Any, Dict, List, Optional
 
 from rasa_sdk import Action, Tracker
+from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import clean_text, get_shop, shop_guarded
+from actions.common import clean_text, get_shop, latest_intent, shop_guarded
 
 logger = logging.getLogger(__name__)
 
 #: Longest feedback text stored; longer messages are cut.
 MAX_FEEDBACK_LENGTH = 2000
 
+#: Slot: a task was completed in this conversation (an order answered, a return or cancellation done, a
+#: product found); set by the order and product actions.
+TASK_COMPLETED_SLOT = "task_completed"
+#: Slot: the survey was asked (or answered) in this conversation; it is never asked twice.
+CSAT_ASKED_SLOT = "csat_asked"
+#: Slot: id of the stored rating, so that the comment lands on the same record.
+CSAT_FEEDBACK_SLOT = "csat_feedback_id"
+#: Entity carried by the rating buttons' payloads.
+CSAT_SCORE_ENTITY = "csat_score"
+#: Intents after the comment question that close the survey without a comment.
+CLOSING_INTENTS = frozenset({"deny", "goodbye", "thank", "affirm"})
+#: What the message after the comment question gets when there is no rating to comment on: the action
+#: the rules would have chosen for it without the survey.
+USUAL_ACTIONS = {
+    "give_feedback": "action_record_feedback",
+    "complaint": "utter_complaint",
+    "delivery_problem": "utter_delivery_problem",
+    "nlu_fallback": "action_answer_from_knowledge",
+    "deny": "action_handle_confirmation",
+    "affirm": "action_handle_confirmation",
+    "goodbye": "action_offer_csat",
+    "thank": "action_offer_csat",
+}
+
+_WORD_SCORES = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5}
+#: A rating in text: "4", "4/5", "4 stars", "I'd say four", "5 out of 5". A number above 5 is no rating.
+_SCORE_RE = re.compile(r"(?<![\d.,])(\d{1,2})(?![\d.,]*\d)|\b(one|two|three|four|five)\b", re.IGNORECASE)
+_OUT_OF_FIVE_RE = re.compile(r"(?:\bof|/)\s*(?:5|five)\b", re.IGNORECASE)
+
+
+def parse_score(value: Any) -> Optional[int]:
+    """A 1-5 rating from an entity value or the shopper's text, or None ("10", "4.5", "great" are not)."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return int(value) if float(value) == int(value) and 1 <= int(value) <= 5 else None
+    text = clean_text(value, 200)
+    if not text:
+        return None
+    scores = set()
+    for match in _SCORE_RE.finditer(text):
+        number, word = match.groups()
+        scores.add(int(number) if number else _WORD_SCORES[word.lower()])
+    if len(scores) == 2 and 5 in scores and _OUT_OF_FIVE_RE.search(text):
+        scores.discard(5)  # "4 out of 5", "4/5": the 5 is the scale
+    if len(scores) != 1:
+        return None  # none, or ambiguous ("3 or 4")
+    score = scores.pop()
+    return score if 1 <= score <= 5 else None
+
+
+def score_from_message(tracker: Tracker) -> tuple[Optional[int], bool]:
+    """(rating in the latest message, whether it came from a button entity rather than typed text)."""
+    latest = tracker.latest_message or {}
+    for entity in latest.get("entities") or []:
+        if isinstance(entity, dict) and entity.get("entity") == CSAT_SCORE_ENTITY:
+            return parse_score(entity.get("value")), True
+    return parse_score(latest.get("text")), False
+
 
 class ActionRecordFeedback(Action):
-    """Saves the text of the feedback message and thanks the shopper."""
+    """Saves the text of the feedback message and thanks the shopper. Right after the survey question,
+    feedback with a number ("5 stars, great shop") is also the rating the survey asked for."""
 
     def name(self) -> str:
         return "action_record_feedback"
@@ -27,8 +104,92 @@ class ActionRecordFeedback(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[Dict[str, Any]]:
         text = clean_text((tracker.latest_message or {}).get("text"), MAX_FEEDBACK_LENGTH)
+        survey_open = tracker.get_slot(CSAT_ASKED_SLOT) is True and not tracker.get_slot(CSAT_FEEDBACK_SLOT)
+        rating = parse_score(text) if survey_open else None
+        events: List[Dict[str, Any]] = []
         if text:
-            feedback_id = get_shop().record_feedback(tracker.sender_id, text)
-            logger.info("feedback %s stored (%d characters)", feedback_id, len(text))
+            feedback_id = get_shop().record_feedback(tracker.sender_id, text, rating=rating)
+            logger.info("feedback %s stored (%d characters, rating %s)", feedback_id, len(text), rating)
+            if rating is not None:
+                events.append(SlotSet(CSAT_FEEDBACK_SLOT, str(feedback_id)))
         dispatcher.utter_message(response="utter_feedback_thanks")
+        return events
+
+
+class ActionOfferCsat(Action):
+    """On thanks or goodbye: the rating question once a task is done (once per conversation), else the
+    usual reply."""
+
+    def name(self) -> str:
+        return "action_offer_csat"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Dict[str, Any]]:
+        due = (
+            tracker.get_slot(TASK_COMPLETED_SLOT) is True
+            and tracker.get_slot(CSAT_ASKED_SLOT) is not True
+            and tracker.get_slot("handoff_active") is not True
+        )
+        if due:
+            dispatcher.utter_message(response="utter_ask_csat")
+            return [SlotSet(CSAT_ASKED_SLOT, True)]
+        usual = "utter_goodbye" if latest_intent(tracker) == "goodbye" else "utter_welcome"
+        dispatcher.utter_message(response=usual)
+        return []
+
+
+class ActionRecordCsat(Action):
+    """Stores a 1-5 rating (a second rating in the same conversation replaces the first) and asks for
+    an optional comment."""
+
+    def name(self) -> str:
+        return "action_record_csat"
+
+    @shop_guarded
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Dict[str, Any]]:
+        score, from_button = score_from_message(tracker)
+        asked = tracker.get_slot(CSAT_ASKED_SLOT) is True
+        if score is None:
+            # "rate" without a usable number: explain the scale if we asked, otherwise it was not a rating
+            dispatcher.utter_message(response="utter_ask_csat_again" if asked else "utter_default")
+            return []
+        if not asked and not from_button:
+            dispatcher.utter_message(response="utter_default")  # a bare number out of the blue
+            return []
+        shop = get_shop()
+        previous = tracker.get_slot(CSAT_FEEDBACK_SLOT)
+        if previous and shop.amend_feedback(previous, tracker.sender_id, rating=score):
+            feedback_id = previous
+        else:
+            feedback_id = str(shop.record_feedback(tracker.sender_id, "", rating=score))
+        logger.info("CSAT %d stored as feedback %s", score, feedback_id)
+        dispatcher.utter_message(response="utter_ask_csat_comment")
+        return [SlotSet(CSAT_ASKED_SLOT, True), SlotSet(CSAT_FEEDBACK_SLOT, feedback_id)]
+
+
+class ActionRecordCsatComment(Action):
+    """Adds the message after the comment question to the rating, or closes the survey."""
+
+    def name(self) -> str:
+        return "action_record_csat_comment"
+
+    @shop_guarded
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Dict[str, Any]]:
+        intent = latest_intent(tracker)
+        feedback_id = tracker.get_slot(CSAT_FEEDBACK_SLOT)
+        if not feedback_id:
+            # no rating was stored (the question was not answered with a number): handle as usual
+            return [FollowupAction(USUAL_ACTIONS.get(intent or "", "utter_default"))]
+        if intent in CLOSING_INTENTS:
+            dispatcher.utter_message(response="utter_csat_closed")
+            return []
+        comment = clean_text((tracker.latest_message or {}).get("text"), MAX_FEEDBACK_LENGTH)
+        if comment and get_shop().amend_feedback(feedback_id, tracker.sender_id, comment=comment):
+            logger.info("CSAT comment added to feedback %s (%d characters)", feedback_id, len(comment))
+        dispatcher.utter_message(response="utter_csat_thanks")
         return []

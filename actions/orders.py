@@ -11,6 +11,7 @@ not match"; e-mails are never logged in full.
 """
 from __future__ import annotations
 
+import json
 import logging
 import re
 from datetime import datetime, timedelta, timezone
@@ -34,7 +35,7 @@ from actions.common import (
 from shop import Verification, normalize_order_id
 from shop.errors import OrderAccessError
 from shop.privacy import mask_email
-from shop.vocabulary import OPEN_ORDER_STATUSES, normalize_email
+from shop.vocabulary import OPEN_ORDER_STATUSES, normalize_category, normalize_email
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +55,15 @@ ANSWER_INTENTS = frozenset({"inform", "nlu_fallback", "change_shipping_address",
 #: Other intents interrupt the form only when the NLU is at least this sure (an address or a reason can
 #: look like anything).
 INTERRUPTION_CONFIDENCE = 0.7
+
+#: Set when a task is done (status answered, return registered, order cancelled, ...): the end-of-chat
+#: survey (actions/feedback.py) is only offered after that.
+TASK_COMPLETED = "task_completed"
+#: Entities that may name the item of a return in the shopper's words ("return the hoodie", "the red
+#: ones", "my Trailpeak jacket"), matched against the order's lines.
+ITEM_HINT_ENTITIES = ("product", "category", "brand", "color")
+#: Intents that start a return; hints are read from that message onwards.
+RETURN_INTENTS = frozenset({"return_item", "request_refund"})
 
 PENDING_CANCEL = "cancel"
 TASKS = ("status", "cancel", "change_address", "return", "refund_status")
@@ -130,6 +140,65 @@ def _item_matches(item: str, order: Any) -> bool:
     return False
 
 
+def return_item_hints(tracker: Tracker) -> Dict[str, str]:
+    """What the shopper said about the item since asking for the return: the product, category, brand
+    and colour entities of the user messages from the latest return request on (later ones win)."""
+    messages = []
+    for event in reversed(tracker.events or []):
+        if event.get("event") in ("restart", "session_started"):
+            break
+        if event.get("event") != "user":
+            continue
+        messages.append(event.get("parse_data") or {})
+        if (messages[-1].get("intent") or {}).get("name") in RETURN_INTENTS:
+            break
+    if not messages:
+        messages = [tracker.latest_message or {}]
+    hints: Dict[str, str] = {}
+    for parse in reversed(messages):
+        for entity in parse.get("entities") or []:
+            if isinstance(entity, dict) and entity.get("entity") in ITEM_HINT_ENTITIES:
+                value = clean_text(entity.get("value"), MAX_SHORT_LENGTH)
+                if value:
+                    hints[entity["entity"]] = value
+    return hints
+
+
+def matching_items(order: Any, hints: Dict[str, str], brands: Optional[Dict[str, str]] = None) -> List[Any]:
+    """Lines of ``order`` that fit every hint: the product name (loosely, as ``_item_matches``), the
+    category (singular or plural), the colour, the brand (``brands`` maps SKU to brand; a brand hint
+    without it matches nothing). No hints: no lines."""
+    if not hints:
+        return []
+    lines = list(order.items)
+    if "product" in hints:
+        lines = [line for line in lines if _item_matches(hints["product"], _OneLine(line))]
+    if "category" in hints:
+        wanted = normalize_category(hints["category"])
+        lines = [line for line in lines if wanted is not None and line.category == wanted]
+    if "color" in hints:
+        lines = [line for line in lines if str(line.color).lower() == hints["color"].lower()]
+    if "brand" in hints:
+        lines = [line for line in lines if (brands or {}).get(line.sku, "").lower() == hints["brand"].lower()]
+    return lines
+
+
+class _OneLine:
+    """An order with one line, for :func:`_item_matches`."""
+
+    def __init__(self, line: Any) -> None:
+        self.items = [line]
+
+
+def item_buttons(lines: List[Any]) -> List[Dict[str, str]]:
+    """One button per order line; the payload names the product, so the answer needs no NLU."""
+    return [
+        {"title": f"{line.name} ({line.color}, {line.size})",
+         "payload": "/inform" + json.dumps({"product": line.name})}
+        for line in lines
+    ]
+
+
 def return_refusal(order: Any) -> Optional[str]:
     """Why ``order`` cannot be returned ("not_delivered", "window_expired", "not_returnable"), or None."""
     if order.status in ("pending", "paid", "shipped"):
@@ -192,6 +261,51 @@ class ValidateOrderForm(FormValidationAction):
             return get_shop().get_order(order_id, email)
         except OrderAccessError:
             return None
+
+    async def get_validation_events(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Dict[str, Any]]:
+        """The SDK's validation, plus the return item resolved from what the shopper already said ("return
+        the hoodie from SA-100002"): one matching order line fills `return_item`, so the form goes on to
+        the reason instead of asking which item."""
+        events = await super().get_validation_events(dispatcher, tracker, domain)
+        return events + self._resolved_return_item(tracker, events)
+
+    def _resolved_return_item(self, tracker: Tracker, events: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+        slots = dict(tracker.slots)
+        slots.update({e["name"]: e.get("value") for e in events if e.get("event") == "slot"})
+        if (
+            slots.get("order_task") != "return"
+            or slots.get("order_verified") is not True
+            or slots.get("return_item")
+        ):
+            return []
+        hints = return_item_hints(tracker)
+        if not hints:
+            return []
+        order_id, email = slots.get("order_id"), slots.get("email")
+        try:
+            order = get_shop().get_order(order_id, email) if order_id and email else None
+        except OrderAccessError:
+            return []
+        if order is None or return_refusal(order) is not None:
+            return []
+        lines = matching_items(order, hints, self._brands(order, hints))
+        if len(lines) != 1:
+            return []  # none or several: action_ask_return_item asks, with buttons
+        logger.info("return item of %s resolved from %s", order.order_id, sorted(hints))
+        return [SlotSet("return_item", lines[0].name)]
+
+    @staticmethod
+    def _brands(order: Any, hints: Dict[str, str]) -> Dict[str, str]:
+        if "brand" not in hints:
+            return {}
+        brands = {}
+        for line in order.items:
+            details = get_shop().get_product(line.sku)
+            if details is not None:
+                brands[line.sku] = details.brand
+        return brands
 
     # ------------------------------------------------------------------ extraction from free text
     async def extract_order_id(
@@ -349,20 +463,20 @@ class ActionHandleOrderRequest(Action):
             if task == "cancel":
                 return self._cancel(dispatcher, shop.get_order(order_id, email))
             if task == "change_address":
-                self._change_address(dispatcher, tracker, order_id, email)
+                completed = self._change_address(dispatcher, tracker, order_id, email)
             elif task == "return":
-                self._return(dispatcher, tracker, order_id, email)
+                completed = self._return(dispatcher, tracker, order_id, email)
             elif task == "refund_status":
-                self._refund_status(dispatcher, order_id, email)
+                completed = self._refund_status(dispatcher, order_id, email)
             else:
-                self._status(dispatcher, shop.get_order(order_id, email))
+                completed = self._status(dispatcher, shop.get_order(order_id, email))
         except OrderAccessError:
             dispatcher.utter_message(response="utter_email_mismatch")
             return self._done(SlotSet("order_verified", False))
-        return self._done()
+        return self._done(SlotSet(TASK_COMPLETED, True)) if completed else self._done()
 
     @staticmethod
-    def _status(dispatcher: CollectingDispatcher, order: Any) -> None:
+    def _status(dispatcher: CollectingDispatcher, order: Any) -> bool:
         if order.status == "shipped":
             dispatcher.utter_message(
                 response="utter_order_shipped",
@@ -371,7 +485,7 @@ class ActionHandleOrderRequest(Action):
                 tracking_number=order.tracking_number or "not available yet",
                 eta=_date(order.estimated_delivery),
             )
-            return
+            return True
         if order.status == "delivered":
             detail = f"It was delivered on {_date(order.delivered_at)}."
         else:
@@ -379,6 +493,7 @@ class ActionHandleOrderRequest(Action):
         dispatcher.utter_message(
             response="utter_order_status", order_id=order.order_id, status=order.status, detail=detail
         )
+        return True
 
     def _cancel(self, dispatcher: CollectingDispatcher, order: Any) -> List[Dict[str, Any]]:
         if order.status not in OPEN_ORDER_STATUSES:
@@ -394,7 +509,7 @@ class ActionHandleOrderRequest(Action):
     @staticmethod
     def _change_address(
         dispatcher: CollectingDispatcher, tracker: Tracker, order_id: str, email: str
-    ) -> None:
+    ) -> bool:
         address = tracker.get_slot("new_address")
         shop = get_shop()
         if not address:
@@ -402,7 +517,7 @@ class ActionHandleOrderRequest(Action):
             dispatcher.utter_message(
                 response="utter_cannot_change_address", order_id=order.order_id, status=order.status
             )
-            return
+            return False
         outcome = shop.change_shipping_address(order_id, email, address)
         if outcome.ok:
             dispatcher.utter_message(
@@ -410,7 +525,8 @@ class ActionHandleOrderRequest(Action):
                 order_id=outcome.order.order_id,
                 address=outcome.order.shipping_address,
             )
-        elif outcome.reason == "invalid_address":
+            return True
+        if outcome.reason == "invalid_address":
             dispatcher.utter_message(response="utter_invalid_address", max_length=MAX_ADDRESS_LENGTH)
         elif outcome.order is not None:
             dispatcher.utter_message(
@@ -419,9 +535,10 @@ class ActionHandleOrderRequest(Action):
             )
         else:
             dispatcher.utter_message(response="utter_email_mismatch")
+        return False
 
     @staticmethod
-    def _return(dispatcher: CollectingDispatcher, tracker: Tracker, order_id: str, email: str) -> None:
+    def _return(dispatcher: CollectingDispatcher, tracker: Tracker, order_id: str, email: str) -> bool:
         shop = get_shop()
         refusal = return_refusal(shop.get_order(order_id, email))
         if refusal is not None:
@@ -431,7 +548,7 @@ class ActionHandleOrderRequest(Action):
                 order_id=normalize_order_id(order_id),
                 reason=RETURN_REFUSALS[refusal],
             )
-            return
+            return False
         outcome = shop.start_return(
             order_id, email, tracker.get_slot("return_item"), tracker.get_slot("return_reason")
         )
@@ -442,7 +559,8 @@ class ActionHandleOrderRequest(Action):
                 item=outcome.item_name,
                 rma=outcome.rma_number,
             )
-        elif outcome.reason in ("which_item", "item_not_found"):
+            return True
+        if outcome.reason in ("which_item", "item_not_found"):
             order = shop.get_order(order_id, email)
             dispatcher.utter_message(
                 response="utter_item_not_in_order", order_id=order.order_id, items=_order_lines(order)
@@ -455,16 +573,18 @@ class ActionHandleOrderRequest(Action):
             )
         else:
             dispatcher.utter_message(response="utter_email_mismatch")
+        return False
 
     @staticmethod
-    def _refund_status(dispatcher: CollectingDispatcher, order_id: str, email: str) -> None:
+    def _refund_status(dispatcher: CollectingDispatcher, order_id: str, email: str) -> bool:
         refunds = get_shop().refund_status(order_id, email)
         number = normalize_order_id(order_id)
         if not refunds:
             dispatcher.utter_message(response="utter_no_refund", order_id=number)
-            return
+            return True
         lines = "\n".join(f"- {r.rma_number}: {money(r.amount)}, {r.status}" for r in refunds)
         dispatcher.utter_message(response="utter_refund_status", order_id=number, refunds=lines)
+        return True
 
 
 class ActionHandleConfirmation(Action):
@@ -495,10 +615,34 @@ class ActionHandleConfirmation(Action):
             dispatcher.utter_message(
                 response="utter_order_cancelled", order_id=order_id, total=money(outcome.order.total)
             )
-        elif outcome.order is not None:
+            return [SlotSet("pending_confirmation", None), SlotSet(TASK_COMPLETED, True)]
+        if outcome.order is not None:
             dispatcher.utter_message(
                 response="utter_cannot_cancel", order_id=order_id, status=outcome.order.status
             )
         else:
             dispatcher.utter_message(response="utter_email_mismatch")
         return [SlotSet("pending_confirmation", None)]
+
+
+class ActionAskReturnItem(Action):
+    """The order form's question for `return_item`: which item, with one button per candidate line (the
+    lines matching what the shopper already said when several do, else every line of the order)."""
+
+    def name(self) -> str:
+        return "action_ask_return_item"
+
+    @shop_guarded
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Dict[str, Any]]:
+        order = ValidateOrderForm._verified_order(tracker)
+        if order is None or not order.items:
+            dispatcher.utter_message(response="utter_ask_return_item")
+            return []
+        hints = return_item_hints(tracker)
+        lines = matching_items(order, hints, ValidateOrderForm._brands(order, hints))
+        if len(lines) < 2:
+            lines = list(order.items)
+        dispatcher.utter_message(response="utter_ask_return_item", buttons=item_buttons(lines))
+        return []

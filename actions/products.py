@@ -1,6 +1,7 @@
 """Product actions: search (with its form validator), product details, stock checks and recommendations."""
 from __future__ import annotations
 
+import json
 import logging
 import re
 from typing import Any, Dict, List, Optional
@@ -27,6 +28,11 @@ ENTITY_FILTER_SLOTS = {"category": "category", "color": "color", "size": "size",
 #: Slot holding the names of the products the latest search listed, in the order shown.
 LISTED_SLOT = "listed_products"
 SEARCH_ACTION = "action_search_products"
+#: Set when the shopper found what they asked about (results listed, details or stock shown): the
+#: end-of-chat survey (actions/feedback.py) is only offered after a completed task.
+TASK_COMPLETED = "task_completed"
+#: How many "customers also bought" and "similar products" a suggestion shows (each).
+SUGGESTION_LIMIT = 3
 SEARCH_FORM = "product_search_form"
 
 #: "cheaper ones", "anything less expensive?": refine the search below the cheapest listed price.
@@ -200,6 +206,45 @@ def format_products(products: List[Any]) -> str:
     return "\n".join(f"- {p.name} ({p.brand}), {money(p.price)}" for p in products)
 
 
+def product_buttons(products: List[Any]) -> List[Dict[str, str]]:
+    """One button per product; the payload asks for its details without going through the NLU."""
+    return [{"title": p.name, "payload": "/product_info" + json.dumps({"product": p.name})} for p in products]
+
+
+def suggestions_for(product_name: str, limit: int = SUGGESTION_LIMIT) -> tuple[List[Any], List[Any]]:
+    """("customers also bought", "similar products") for ``product_name``: in stock, never the product
+    itself, and no product in both lists (co-purchases first, as they are the stronger signal)."""
+    shop = get_shop()
+    viewed = product_name.strip().lower()
+
+    def fit(products: List[Any], taken: set[str]) -> List[Any]:
+        return [p for p in products if p.in_stock and p.name.lower() != viewed and p.sku not in taken]
+
+    also = fit(shop.also_bought(product_name, limit=limit), set())[:limit]
+    similar = fit(shop.similar_products(product_name, limit=limit + len(also)), {p.sku for p in also})
+    return also, similar[:limit]
+
+
+def send_suggestions(dispatcher: CollectingDispatcher, product_name: str) -> bool:
+    """"Customers also bought" and "similar products" for ``product_name`` with buttons; False when there
+    is nothing to suggest."""
+    also, similar = suggestions_for(product_name)
+    if not also and not similar:
+        return False
+    parts = []
+    if also:
+        parts.append("Customers who bought it also bought:\n" + format_products(also))
+    if similar:
+        parts.append("Similar products:\n" + format_products(similar))
+    dispatcher.utter_message(
+        response="utter_product_suggestions",
+        product=product_name,
+        suggestions="\n".join(parts),
+        buttons=product_buttons(also + similar),
+    )
+    return True
+
+
 class ValidateProductSearchForm(FormValidationAction):
     """Canonicalises the search filters; the category is the only one the form asks for."""
 
@@ -325,6 +370,7 @@ class ActionSearchProducts(Action):
         if names:
             # a search that found nothing leaves the earlier list (and "it") as the shopper last saw them
             events.append(SlotSet(LISTED_SLOT, names))
+            events.append(SlotSet(TASK_COMPLETED, True))
             # "it" now means the single product found, or nothing until the shopper picks one
             events.append(SlotSet("product", names[0] if len(names) == 1 else None))
         return events
@@ -369,8 +415,9 @@ class ActionProductInfo(Action):
             colors=", ".join(details.colors) or "-",
             sizes=", ".join(details.sizes) or "-",
         )
+        send_suggestions(dispatcher, details.name)
         # Keep the canonical name so "is it in stock in M?" refers to the same product.
-        return [SlotSet("product", details.name)]
+        return [SlotSet("product", details.name), SlotSet(TASK_COMPLETED, True)]
 
 
 class ActionCheckAvailability(Action):
@@ -415,11 +462,14 @@ class ActionCheckAvailability(Action):
                 variant=variant,
                 alternatives=alternatives,
             )
-        return [SlotSet("product", availability.product)] + self.events_when_unavailable(tracker)
+        return [SlotSet("product", availability.product), SlotSet(TASK_COMPLETED, True)] + \
+            self.events_when_unavailable(tracker)
 
 
 class ActionRecommendProducts(Action):
-    """Popular products, within the category the shopper named if any."""
+    """Suggestions for the product in focus ("what goes with this?", "similar ones?"): customers also
+    bought and similar products; otherwise popular products, within the category named if any. A category
+    in the message ("recommend me some jackets") always asks for popular ones."""
 
     def name(self) -> str:
         return "action_recommend_products"
@@ -431,6 +481,12 @@ class ActionRecommendProducts(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[Dict[str, Any]]:
+        named_category = any(e.get("entity") == "category" for e in _message_entities(tracker))
+        product_name, _ = resolve_product(tracker)
+        if product_name and not named_category:
+            details = get_shop().get_product(product_name)
+            if details is not None and send_suggestions(dispatcher, details.name):
+                return [SlotSet("product", details.name)] + self.events_when_unavailable(tracker)
         category = canonical_category(tracker.get_slot("category"))
         products = get_shop().popular_products(category=category, limit=RESULT_LIMIT)
         if not products:
@@ -440,6 +496,7 @@ class ActionRecommendProducts(Action):
                 response="utter_recommendations",
                 what=category or "products",
                 results=format_products(products),
+                buttons=product_buttons(products),
             )
         return self.events_when_unavailable(tracker)
 

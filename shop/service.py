@@ -913,3 +913,29 @@ class ShopService:
             session.add(record)
             session.flush()
             return record.id
+
+    def amend_feedback(
+        self, feedback_id: int, sender_id: str, rating: int | None = None, comment: str | None = None
+    ) -> bool:
+        """Change the rating and/or add ``comment`` to feedback ``feedback_id`` of conversation
+        ``sender_id`` (a CSAT answer rated first and commented on next). The comment is appended to any
+        text already there. False when there is no such feedback of that conversation (an id from another
+        conversation never edits its feedback). Raises ValueError for an out-of-range rating."""
+        if rating is not None:
+            if isinstance(rating, bool) or not str(rating).strip().isdigit() or not 1 <= int(rating) <= 5:
+                raise ValueError("rating must be a whole number from 1 to 5")
+            rating = int(rating)
+        note = comment.strip()[:MAX_FEEDBACK_LENGTH] if isinstance(comment, str) else ""
+        try:
+            key = int(feedback_id)
+        except (TypeError, ValueError):
+            return False
+        with self._transaction() as session:
+            record = session.get(Feedback, key)
+            if record is None or record.sender_id != str(sender_id or "unknown")[:255]:
+                return False
+            if rating is not None:
+                record.rating = rating
+            if note:
+                record.text = f"{record.text}\n{note}"[:MAX_FEEDBACK_LENGTH] if record.text else note
+            return True

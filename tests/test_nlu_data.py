@@ -45,6 +45,7 @@ REQUIRED_INTENTS = {
     "complaint",
     "request_human",
     "give_feedback",
+    "rate",
     "greet",
     "goodbye",
     "thank",

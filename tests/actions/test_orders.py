@@ -209,7 +209,7 @@ def test_cancel_happens_only_after_affirm(fresh_db, domain):
     tracker = make_tracker(slots={**verified("SA-100003", "cancel"), **events}, intent="affirm")
     messages, events = run_action(ActionHandleConfirmation(), tracker, domain)
     assert responses(messages) == ["utter_order_cancelled"]
-    assert slot_events(events) == {"pending_confirmation": None}
+    assert slot_events(events) == {"pending_confirmation": None, "task_completed": True}
     assert svc.get_order("SA-100003", ALEX).status == "cancelled"
 
 

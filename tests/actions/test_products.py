@@ -61,11 +61,11 @@ def test_product_details_come_from_the_database(svc, domain):
     details = svc.get_product(product.name)
     tracker = make_tracker(slots={"product": product.name.lower()}, intent="product_info")
     messages, events = run_action(ActionProductInfo(), tracker, domain)
-    assert responses(messages) == ["utter_product_details"]
+    assert responses(messages)[0] == "utter_product_details"
     assert messages[0]["name"] == details.name
     assert messages[0]["price"] == f"{details.price:.2f}"
     assert messages[0]["brand"] == details.brand
-    assert slot_events(events) == {"product": details.name}
+    assert slot_events(events) == {"product": details.name, "task_completed": True}
 
 
 def test_unknown_product_and_missing_product(domain):

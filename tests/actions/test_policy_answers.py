@@ -1,0 +1,129 @@
+"""Policy intents answer from the knowledge base when the question is about something their fixed reply
+does not cover, and keep the fixed reply otherwise."""
+from __future__ import annotations
+
+import pytest
+
+from actions import policy_answers
+from actions.policy_answers import (
+    POLICY_INTENTS,
+    ActionAnswerPolicyQuestion,
+    choose_passage,
+    covered_keys,
+    policy_threshold,
+)
+from shop.knowledge import DEFAULT_PATH, DEFAULT_THRESHOLD, KnowledgeBase, Passage
+from tests.actions.conftest import make_tracker, responses, run_action
+
+
+def _passage(key, score):
+    source, section = key.split("#")
+    return Passage(source.title(), section, f"text of {key}", score, source)
+
+
+# ------------------------------------------------------------------------------------------ the rule
+def test_covered_passages_are_those_near_the_replys_best_hit():
+    hits = [_passage("shipping#Options", 0.8), _passage("shipping#Times", 0.7),
+            _passage("customs#Duties", 0.6)]
+    assert covered_keys(hits, margin=0.12) == {"shipping#Options", "shipping#Times"}
+    assert covered_keys([]) == frozenset()
+
+
+def test_choose_passage():
+    covered = {"shipping#Options"}
+    off_topic = [_passage("customs#Duties", 0.55), _passage("customs#Canada", 0.5)]
+    assert choose_passage(off_topic, covered, threshold=0.4).key == "customs#Duties"
+    assert choose_passage(off_topic, covered, threshold=0.6) is None  # too weak
+    on_topic = [_passage("shipping#Options", 0.6)]
+    assert choose_passage(on_topic, covered, threshold=0.4) is None
+    near_tie = [_passage("returns#How", 0.43), _passage("shipping#Options", 0.42)]
+    assert choose_passage(near_tie, covered, threshold=0.4, topic_margin=0.03) is None
+    assert choose_passage([], covered, threshold=0.4) is None
+
+
+def test_the_policy_threshold_is_higher_than_the_fallbacks_and_configurable(monkeypatch):
+    monkeypatch.delenv(policy_answers.THRESHOLD_ENV, raising=False)
+    assert policy_threshold() > DEFAULT_THRESHOLD
+    monkeypatch.setenv(policy_answers.THRESHOLD_ENV, "0.7")
+    assert policy_threshold() == 0.7
+    for bad in ("high", "7"):
+        monkeypatch.setenv(policy_answers.THRESHOLD_ENV, bad)
+        assert policy_threshold() == policy_answers.DEFAULT_POLICY_THRESHOLD
+
+
+def test_every_policy_intent_has_its_fixed_reply_and_rule(domain):
+    for intent in POLICY_INTENTS:
+        assert f"utter_{intent}" in domain["responses"]
+        assert intent in domain["intents"]
+
+
+# ------------------------------------------------------------------------------------------ the action
+@pytest.fixture(scope="module")
+def real_kb(tmp_path_factory):
+    """The shop's help pages with the shipped encoder."""
+    kb = KnowledgeBase.load(DEFAULT_PATH, cache_dir=tmp_path_factory.mktemp("policy-kcache"))
+    if kb.keyword_only:
+        pytest.skip("the shipped encoder could not be loaded")
+    return kb
+
+
+@pytest.fixture
+def use_kb(monkeypatch, real_kb):
+    monkeypatch.setattr(policy_answers, "_knowledge_base", lambda: real_kb)
+    monkeypatch.delenv(policy_answers.THRESHOLD_ENV, raising=False)
+    policy_answers._covered_cache.clear()
+    return real_kb
+
+
+def ask(domain, text, intent):
+    tracker = make_tracker(text=text, intent=intent)
+    return run_action(ActionAnswerPolicyQuestion(), tracker, domain)[0]
+
+
+@pytest.mark.parametrize(
+    "question, intent, source",
+    [
+        ("do you ship to Norway and who pays customs?", "delivery_options", "Customs and duties"),
+        ("warranty on headphones", "invoice", "Warranty"),
+        ("how do gift cards work?", "payment_methods", "Gift cards"),
+    ],
+)
+def test_off_topic_questions_get_the_passage_and_source(use_kb, domain, question, intent, source):
+    messages = ask(domain, question, intent)
+    assert responses(messages) == ["utter_knowledge_answer"]
+    assert messages[0]["source"].lower().startswith(source.lower()[:8])
+    assert messages[0]["answer"]
+
+
+@pytest.mark.parametrize(
+    "question, intent",
+    [
+        ("how long does delivery take?", "delivery_time"),
+        ("what payment methods do you take?", "payment_methods"),
+        ("what is your return policy?", "return_policy"),
+        ("my discount code doesn't work", "discount_code"),
+        ("how do I reset my password", "account_help"),
+    ],
+)
+def test_questions_the_fixed_reply_covers_keep_it(use_kb, domain, question, intent):
+    assert responses(ask(domain, question, intent)) == [f"utter_{intent}"]
+
+
+def test_a_broken_knowledge_base_keeps_the_fixed_reply(monkeypatch, domain):
+    def broken():
+        raise OSError("documents missing")
+
+    monkeypatch.setattr(policy_answers, "_knowledge_base", broken)
+    assert responses(ask(domain, "who pays customs?", "delivery_options")) == ["utter_delivery_options"]
+
+
+def test_without_the_encoder_the_fixed_reply_is_kept(monkeypatch, domain):
+    keyword_only = KnowledgeBase.load(DEFAULT_PATH, encoder=None, cache_dir=None)
+    monkeypatch.setattr(policy_answers, "_knowledge_base", lambda: keyword_only)
+    assert responses(ask(domain, "how do gift cards work?", "payment_methods")) == ["utter_payment_methods"]
+
+
+def test_other_intents_and_empty_text(monkeypatch, domain):
+    monkeypatch.setattr(policy_answers, "_knowledge_base", lambda: pytest.fail("not consulted"))
+    assert responses(ask(domain, "hello", "greet")) == ["utter_default"]
+    assert responses(ask(domain, "   ", "invoice")) == ["utter_invoice"]

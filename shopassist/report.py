@@ -525,14 +525,19 @@ def write_report(report: Report, path: str | Path) -> Path:
 
 
 # -- command line --------------------------------------------------------------------------------------
-def add_arguments(parser: Any) -> None:
-    """The options of `shopassist report` (shared by the CLI and `python -m shopassist.report`)."""
+def add_store_arguments(parser: Any) -> None:
+    """Which tracker store and date range to read: shared by `shopassist report` and `shopassist review`."""
     parser.add_argument("--db", metavar="URL",
                         help="tracker store SQLAlchemy URL (default: the SQL tracker_store of --endpoints)")
     parser.add_argument("--endpoints", default="endpoints.yml",
                         help="Rasa endpoints file (default: %(default)s)")
     parser.add_argument("--since", type=parse_day, metavar="YYYY-MM-DD", help="first UTC day (inclusive)")
     parser.add_argument("--until", type=parse_day, metavar="YYYY-MM-DD", help="last UTC day (inclusive)")
+
+
+def add_arguments(parser: Any) -> None:
+    """The options of `shopassist report` (shared by the CLI and `python -m shopassist.report`)."""
+    add_store_arguments(parser)
     parser.add_argument("--shop-db", metavar="URL",
                         help="shop database for CSAT (default: $SHOP_DB_URL, else .state/shop.db)")
     parser.add_argument("--out", default="results/report.html", help="HTML file (default: %(default)s)")

@@ -43,8 +43,8 @@ from shopassist.report import (
     FALLBACK_INTENT,
     HANDOFF_ACTION,
     _loads,
+    add_store_arguments,
     iter_conversations,
-    parse_day,
     tracker_store_url,
 )
 
@@ -422,12 +422,7 @@ def merge_review(review_file: str | Path, nlu_dir: str | Path = "data/nlu",
 def add_arguments(parser: Any) -> None:
     """The options of `shopassist review`."""
     parser.add_argument("--merge", metavar="FILE", help="merge a reviewed export into data/nlu/ instead")
-    parser.add_argument("--db", metavar="URL",
-                        help="tracker store SQLAlchemy URL (default: the SQL tracker_store of --endpoints)")
-    parser.add_argument("--endpoints", default="endpoints.yml",
-                        help="Rasa endpoints file (default: %(default)s)")
-    parser.add_argument("--since", type=parse_day, metavar="YYYY-MM-DD", help="first UTC day (inclusive)")
-    parser.add_argument("--until", type=parse_day, metavar="YYYY-MM-DD", help="last UTC day (inclusive)")
+    add_store_arguments(parser)
     parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
                         help="export messages whose intent confidence is below this (default: %(default)s)")
     parser.add_argument("--out", default="results/review.yml", help="export file (default: %(default)s)")

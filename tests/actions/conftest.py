@@ -20,7 +20,6 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import common
 from shop.db import dispose_engine
-from shop.seed import seed_database
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ALEX = "alex.morgan@example.com"
@@ -31,15 +30,6 @@ SAM = "sam.lee@example.com"
 def domain() -> Dict[str, Any]:
     with open(REPO_ROOT / "domain.yml", encoding="utf-8") as handle:
         return yaml.safe_load(handle)
-
-
-@pytest.fixture(scope="session")
-def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("actions-shop") / "template.db"
-    url = f"sqlite:///{path}"
-    seed_database(url)
-    dispose_engine(url)
-    return path
 
 
 def _use_database(url: Optional[str]) -> None:

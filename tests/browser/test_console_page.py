@@ -4,40 +4,18 @@ a loopback port with the stand-in for Rasa's HTTP API from the console tests. Sh
 like HTML must show as text and never run."""
 from __future__ import annotations
 
-import shutil
 import time
-from pathlib import Path
-from typing import Any, Dict, Iterator, List
+from typing import Any, Dict, List
 
 import pytest
 
-from shop.db import dispose_engine
 from shop.handoff import HandoffDesk, TicketRequest
-from shop.seed import seed_database
 from tests.browser.conftest import BackgroundLoop, page_errors, wait_until
 from tests.console.conftest import PASSWORDS, Console, console_running
 
 SHOPPER = "web-shopper-42"
 SCRIPT_ATTACK = "<script>window.__pwned=1</script> where is my parcel?"
 IMG_ATTACK = '<img src=x onerror="window.__pwned=2"> hello?'
-
-
-@pytest.fixture(scope="module")
-def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("browser-console-shop") / "template.db"
-    url = f"sqlite:///{path}"
-    seed_database(url)
-    dispose_engine(url)
-    return path
-
-
-@pytest.fixture
-def db_url(template_db: Path, tmp_path: Path) -> Iterator[str]:
-    target = tmp_path / "shop.db"
-    shutil.copyfile(template_db, target)
-    url = f"sqlite:///{target}"
-    yield url
-    dispose_engine(url)
 
 
 @pytest.fixture

@@ -7,13 +7,11 @@ here at collection time too, so either package may start the first app.
 from __future__ import annotations
 
 import asyncio
-import shutil
 import socket
 import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, AsyncIterator, Dict, Iterator, List, Optional
+from typing import Any, AsyncIterator, Dict, List, Optional
 
 import aiohttp
 import pytest
@@ -23,9 +21,7 @@ from sanic import Sanic
 from console.app import create_app
 from console.passwords import hash_password
 from console.settings import ConsoleSettings
-from shop.db import dispose_engine
 from shop.handoff import HandoffDesk
-from shop.seed import seed_database
 from tests.loopback import serve_sanic as serve
 
 Sanic.test_mode = True
@@ -40,24 +36,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="session")
-def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("console-shop") / "template.db"
-    url = f"sqlite:///{path}"
-    seed_database(url)
-    dispose_engine(url)
-    return path
-
-
-@pytest.fixture
-def db_url(template_db: Path, tmp_path: Path) -> Iterator[str]:
-    target = tmp_path / "shop.db"
-    shutil.copyfile(template_db, target)
-    url = f"sqlite:///{target}"
-    yield url
-    dispose_engine(url)
 
 
 @pytest.fixture

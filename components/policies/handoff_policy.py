@@ -358,7 +358,7 @@ class HandoffPolicy(Policy):
             # Emotion labels that count as anger.
             "anger_labels": ["anger"],
             # Anger confidence at or above which a user turn counts as angry.
-            "anger_threshold": 0.6,
+            "anger_threshold": 0.55,
             # k of the last n user turns: `anger_min_turns` of the last `anger_window`.
             "anger_window": 3,
             "anger_min_turns": 2,

@@ -50,5 +50,6 @@ def test_replay_meets_the_targets_with_default_config(tmp_path: Path, snippets: 
     triggers = run.per_trigger(outcomes)
     assert binary["precision"] >= run.TARGETS["precision_overall"]
     assert triggers["explicit_request"]["recall"] >= run.TARGETS["recall_explicit_request"]
-    # sustained anger holds one deliberately near-threshold snippet: 12/13 with anger_threshold 0.6
-    assert triggers["anger_sustained"]["recall"] >= 0.9
+    # sustained anger holds one deliberately near-threshold snippet (anger 0.57 and 0.59): caught since the
+    # default anger_threshold went from 0.6 to 0.55 (precision unchanged on this bench)
+    assert triggers["anger_sustained"]["recall"] >= run.TARGETS["recall_anger_sustained"]

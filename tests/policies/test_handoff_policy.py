@@ -157,9 +157,9 @@ def test_anger_that_calmed_down_does_not_fire(policy: HandoffPolicy, domain: Dom
 
 
 def test_anger_thresholds_are_respected(tmp_path: Path, domain: Domain) -> None:
-    mild = conversation(domain, [angry(confidence=0.55), "utter_complaint", angry(confidence=0.58)])
+    mild = conversation(domain, [angry(confidence=0.5), "utter_complaint", angry(confidence=0.53)])
     assert reason(make_policy(tmp_path), mild) is None
-    assert reason(make_policy(tmp_path, anger_threshold=0.5), mild) == ANGER_SUSTAINED
+    assert reason(make_policy(tmp_path, anger_threshold=0.45), mild) == ANGER_SUSTAINED
 
     two_of_three = conversation(domain, [angry(), "utter_complaint", user("inform"), "utter_greet", angry()])
     assert reason(make_policy(tmp_path, anger_min_turns=3), two_of_three) is None

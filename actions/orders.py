@@ -31,6 +31,7 @@ from actions.common import (
     latest_intent_confidence,
     money,
     shop_guarded,
+    utter_response,
 )
 from shop import Verification, normalize_order_id
 from shop.errors import OrderAccessError
@@ -469,16 +470,21 @@ class ActionHandleOrderRequest(Action):
             elif task == "refund_status":
                 completed = self._refund_status(dispatcher, order_id, email)
             else:
-                completed = self._status(dispatcher, shop.get_order(order_id, email))
+                completed = await self._status(dispatcher, tracker, domain, shop.get_order(order_id, email))
         except OrderAccessError:
             dispatcher.utter_message(response="utter_email_mismatch")
             return self._done(SlotSet("order_verified", False))
         return self._done(SlotSet(TASK_COMPLETED, True)) if completed else self._done()
 
     @staticmethod
-    def _status(dispatcher: CollectingDispatcher, order: Any) -> bool:
+    async def _status(
+        dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict, order: Any
+    ) -> bool:
+        """The order's status. Sent through `utter_response`, so an operator who switched on LLM
+        rephrasing gets it reworded when every order number, date and tracking number survives."""
         if order.status == "shipped":
-            dispatcher.utter_message(
+            await utter_response(
+                dispatcher, tracker, domain,
                 response="utter_order_shipped",
                 order_id=order.order_id,
                 carrier=order.carrier or "our carrier",
@@ -490,8 +496,9 @@ class ActionHandleOrderRequest(Action):
             detail = f"It was delivered on {_date(order.delivered_at)}."
         else:
             detail = STATUS_DETAILS.get(order.status, "")
-        dispatcher.utter_message(
-            response="utter_order_status", order_id=order.order_id, status=order.status, detail=detail
+        await utter_response(
+            dispatcher, tracker, domain,
+            response="utter_order_status", order_id=order.order_id, status=order.status, detail=detail,
         )
         return True
 

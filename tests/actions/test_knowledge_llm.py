@@ -212,3 +212,25 @@ def test_no_rephrasing_unless_switched_on_or_for_rich_responses(model) -> None:
         _utter("utter_price", product="Trail Runner GTX")[0]["response"] == "utter_price"
     )  # {price} unfilled
     assert stand_in.received == []
+
+
+def _order_status(domain: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """The order-status answer of `action_handle_order_request` for a shipped order."""
+    from types import SimpleNamespace
+
+    from actions.orders import ActionHandleOrderRequest
+
+    order = SimpleNamespace(order_id="SA-100001", status="shipped", carrier="SwiftShip Express",
+                            tracking_number="SSX4175609275", estimated_delivery=None)
+    dispatcher = CollectingDispatcher()
+    asyncio.run(ActionHandleOrderRequest._status(dispatcher, make_tracker(text="where is it?"), domain, order))
+    return dispatcher.messages
+
+
+def test_order_status_goes_through_the_rephraser(model, domain) -> None:
+    faithful = ("Good news: SA-100001 is with SwiftShip Express (tracking number SSX4175609275). "
+                "Expected delivery: soon.")
+    model(rephrase=True, reply=faithful)
+    assert _order_status(domain)[0]["text"] == faithful
+    model(rephrase=True, reply="Good news: SA-100001 is with SwiftShip Express, tracking SSX4175609999.")
+    assert _order_status(domain)[0]["response"] == "utter_order_shipped"  # tracking number changed

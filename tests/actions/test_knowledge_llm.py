@@ -223,7 +223,8 @@ def _order_status(domain: Dict[str, Any]) -> List[Dict[str, Any]]:
     order = SimpleNamespace(order_id="SA-100001", status="shipped", carrier="SwiftShip Express",
                             tracking_number="SSX4175609275", estimated_delivery=None)
     dispatcher = CollectingDispatcher()
-    asyncio.run(ActionHandleOrderRequest._status(dispatcher, make_tracker(text="where is it?"), domain, order))
+    tracker = make_tracker(text="where is it?")
+    asyncio.run(ActionHandleOrderRequest._status(dispatcher, tracker, domain, order))
     return dispatcher.messages
 
 

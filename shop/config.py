@@ -29,11 +29,17 @@ def state_dir() -> Path:
     return path
 
 
-def database_url(url: str | None = None) -> str:
-    """Resolve the shop database URL: explicit ``url``, else ``$SHOP_DB_URL``, else a local SQLite file."""
+def resolve_database_url(url: str | None, env_var: str, sqlite_file: str) -> str:
+    """An explicit ``url``, else ``$env_var``, else the SQLite file ``sqlite_file`` in the state folder:
+    the one rule every database of the project (shop, analytics) follows."""
     if url and url.strip():
         return url.strip()
-    configured = os.environ.get(DB_URL_ENV, "").strip()
+    configured = os.environ.get(env_var, "").strip()
     if configured:
         return configured
-    return f"sqlite:///{state_dir() / 'shop.db'}"
+    return f"sqlite:///{state_dir() / sqlite_file}"
+
+
+def database_url(url: str | None = None) -> str:
+    """Resolve the shop database URL: explicit ``url``, else ``$SHOP_DB_URL``, else a local SQLite file."""
+    return resolve_database_url(url, DB_URL_ENV, "shop.db")

@@ -67,14 +67,9 @@ class NotAnEvent(ValueError):
 
 def analytics_db_url(url: Optional[str] = None) -> str:
     """``url``, else ``$SHOPASSIST_ANALYTICS_DB_URL``, else the SQLite file ``.state/analytics.db``."""
-    if url and url.strip():
-        return url.strip()
-    configured = os.environ.get(ANALYTICS_DB_ENV, "").strip()
-    if configured:
-        return configured
-    from shop.config import state_dir
+    from shop.config import resolve_database_url
 
-    return f"sqlite:///{state_dir() / 'analytics.db'}"
+    return resolve_database_url(url, ANALYTICS_DB_ENV, "analytics.db")
 
 
 def create_analytics_schema(engine: sa.engine.Engine) -> None:
@@ -249,7 +244,7 @@ def run(args: Any) -> int:
     """Handler of `shopassist analytics-sink`."""
     from aio_pika.exceptions import AMQPConnectionError
 
-    from serving.stores import mask_url
+    from serving.settings import mask_url
 
     broker = args.broker or os.environ.get(BROKER_URL_ENV, "").strip() or DEFAULT_BROKER_URL
     db_url = analytics_db_url(args.db)

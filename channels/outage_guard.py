@@ -54,6 +54,8 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import ClientResponseError, EndpointConfig
 from sanic import Blueprint, Sanic
 
+from channels import action_calls
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_ACTION_UNAVAILABLE_RESPONSE = "utter_action_unavailable"
@@ -216,6 +218,7 @@ class OutageGuard(InputChannel):
             )
         refuse_in_memory_fallback(agent.tracker_store)
         guard_message_handling(agent, self.message_not_received_response)
+        action_calls.install()  # not an outage fix: the start-up hook every Rasa process here runs
         agent.outage_guard_installed = True
         logger.info("Outage guard installed (action timeout %.0f s).", self.action_timeout_s)
 

@@ -17,6 +17,13 @@ Outside business hours the ticket records an e-mail follow-up instead, and the b
 (nobody would answer); the shopper can keep using it. A configured webhook receives each new ticket; its
 failure is logged and never changes the reply. When the shop database is down the shopper gets
 ``utter_service_unavailable`` and ``utter_handoff_unavailable`` (the support e-mail) and nothing is paused.
+
+When the HandoffPolicy fired ``open_handoff_carried_over`` (the shopper wrote after Rasa started a new
+session while a person still held the conversation: the new session un-paused the bot), the action never
+opens a ticket: it tells the shopper they are still with the team (``utter_handoff_still_open``, the open
+ticket's number) and pauses again. If the ticket is no longer open (closed outside the agent console,
+which would have resumed the conversation itself), nobody holds the conversation: the shopper is told so
+(``utter_handoff_ended``) and the bot answers again, rather than re-opening a handoff an agent closed.
 """
 from __future__ import annotations
 
@@ -43,12 +50,18 @@ DEFAULT_REASON = "requested"
 #: Reason when the shopper accepted the bot's offer of a person (``utter_offer_human``, see data/rules.yml).
 OFFER_ACCEPTED = "offer_accepted"
 OFFER_RESPONSE = "utter_offer_human"
+#: The HandoffPolicy's trigger for a handoff still open from an earlier session
+#: (components.policies.handoff_policy.OPEN_HANDOFF_CARRIED_OVER; not imported: the action server runs
+#: without Rasa's policy code).
+CARRIED_OVER = "open_handoff_carried_over"
 
 RESPONSE_HANDOFF = "utter_handoff"
 RESPONSE_AFTER_HOURS = "utter_handoff_after_hours"
 RESPONSE_AFTER_HOURS_NO_EMAIL = "utter_handoff_after_hours_no_email"
 RESPONSE_TICKET_EXISTS = "utter_handoff_ticket_exists"
 RESPONSE_UNAVAILABLE = "utter_handoff_unavailable"
+RESPONSE_STILL_OPEN = "utter_handoff_still_open"
+RESPONSE_ENDED = "utter_handoff_ended"
 
 
 def _session_events(tracker: Tracker) -> List[Dict[str, Any]]:
@@ -174,6 +187,8 @@ class ActionHandoff(Action):
         now = self.clock()
         after_hours = not settings.hours.is_open(now)
         desk = HandoffDesk(get_shop().db_url, clock=self.clock)
+        if handoff_reason(tracker) == CARRIED_OVER:
+            return self._continue_open_handoff(dispatcher, desk, tracker.sender_id)
         opened = desk.open_ticket(ticket_request(tracker, after_hours))
         ticket = opened.ticket
         if not opened.created:
@@ -199,4 +214,20 @@ class ActionHandoff(Action):
             dispatcher.utter_message(
                 response=RESPONSE_HANDOFF, wait=settings.expected_wait(opened.waiting_ahead), ticket=ticket.id
             )
+        return pause_events(ticket)
+
+    @staticmethod
+    def _continue_open_handoff(
+        dispatcher: CollectingDispatcher, desk: HandoffDesk, sender_id: str
+    ) -> List[Dict[str, Any]]:
+        """A new Rasa session started while a person held the conversation: pause again for the open
+        ticket. Never opens one: without an open ticket an agent has ended the handoff."""
+        ticket = desk.open_ticket_for(sender_id)
+        if ticket is None:
+            logger.info("handoff: the earlier session's ticket is no longer open; the bot answers again")
+            dispatcher.utter_message(response=RESPONSE_ENDED)
+            return [SlotSet(ACTIVE_SLOT, False)]
+        logger.info("handoff: new session while ticket %s is open; pausing again", ticket.id)
+        response = RESPONSE_STILL_OPEN if ticket.holds_conversation else RESPONSE_TICKET_EXISTS
+        dispatcher.utter_message(response=response, ticket=ticket.id)
         return pause_events(ticket)

@@ -52,10 +52,10 @@ from rasa.shared.core.events import (  # noqa: E402
 from rasa.shared.core.trackers import DialogueStateTracker  # noqa: E402
 
 from components.policies.handoff_policy import (  # noqa: E402
-    ALL_TRIGGERS,
     ANGER_RISING,
     ANGER_SUSTAINED,
     EXPLICIT_REQUEST,
+    MESSAGE_TRIGGERS,
     METADATA_REASON,
     HandoffPolicy,
 )
@@ -224,7 +224,7 @@ def binary_metrics(outcomes: List[Outcome]) -> Dict[str, Any]:
 
 
 def per_trigger(outcomes: List[Outcome]) -> Dict[str, Dict[str, Any]]:
-    groups = {trigger: {trigger} for trigger in ALL_TRIGGERS}
+    groups = {trigger: {trigger} for trigger in MESSAGE_TRIGGERS}
     groups["anger (sustained or rising)"] = {ANGER_SUSTAINED, ANGER_RISING}
     table: Dict[str, Dict[str, Any]] = {}
     for name, members in groups.items():
@@ -283,7 +283,7 @@ def print_report(name: str, outcomes: List[Outcome], with_details: bool) -> Dict
         print(f"\n{'category':20s} {'snippets':>8s} {'handoff':>8s} {'correct':>8s}")
         for category, row in categories.items():
             print(f"{category:20s} {row['snippets']:8d} {row['handoff_labels']:8d} {row['correct']:8d}")
-        labels = [*ALL_TRIGGERS, NONE]
+        labels = [*MESSAGE_TRIGGERS, NONE]
         counts = Counter((o.expected, o.predicted) for o in outcomes)
         short = dict(
             zip(

@@ -33,6 +33,7 @@ import logging
 import math
 import os
 import random
+import re
 import time
 import warnings
 from dataclasses import dataclass
@@ -114,12 +115,15 @@ QUANTIZATION = "quantization"
 INTENT_HEAD = "intent_head"
 HEAD_LEARNING_RATE = "head_learning_rate"
 INTENT_TEMPERATURE = "intent_temperature"
+INTENT_NAME_EXAMPLES = "intent_name_examples"
+EMOTION_CLASS_WEIGHTS = "emotion_class_weights"
 SHOW_PROGRESS = "show_progress"
 
 _POOLING_CHOICES = ("mean", "cls")
 _PRECISION_CHOICES = ("auto", "bf16", "fp16", "no")
 _QUANTIZATION_CHOICES = ("none", "dynamic_int8", "dynamic_int8_per_channel")
 _INTENT_HEAD_CHOICES = ("linear", "cosine")
+_CLASS_WEIGHT_CHOICES = (None, "balanced", "sqrt_balanced")
 
 
 class TransformerModelLoadError(RasaException):
@@ -402,11 +406,36 @@ def _stratified_split(
     return train, held_out
 
 
-def _masked_cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Mean cross entropy over the labelled rows; zero (with a graph) when no row is labelled."""
+def _masked_cross_entropy(
+    logits: torch.Tensor, labels: torch.Tensor, weight: Optional[torch.Tensor] = None
+) -> torch.Tensor:
+    """(Weighted) mean cross entropy over the labelled rows; zero (with a graph) when no row is labelled."""
     if bool((labels != IGNORE_INDEX).any()):
-        return torch.nn.functional.cross_entropy(logits.float(), labels, ignore_index=IGNORE_INDEX)
+        return torch.nn.functional.cross_entropy(
+            logits.float(), labels, weight=weight, ignore_index=IGNORE_INDEX
+        )
     return logits.sum() * 0.0
+
+
+def class_weights(labels: Sequence[int], num_classes: int, scheme: Optional[str]) -> Optional[torch.Tensor]:
+    """Loss weights per class from label counts (``IGNORE_INDEX`` rows skipped); labels that never occur
+    get weight 1. ``None`` for no scheme or no labelled rows."""
+    counts = np.bincount([label for label in labels if label != IGNORE_INDEX], minlength=num_classes)
+    if scheme is None or counts.sum() == 0:
+        return None
+    weights = np.ones(num_classes, dtype=np.float64)
+    seen = counts > 0
+    weights[seen] = counts.sum() / (int(seen.sum()) * counts[seen])
+    if scheme == "sqrt_balanced":
+        weights = np.sqrt(weights)
+    return torch.tensor(weights, dtype=torch.float32)
+
+
+def intent_name_as_text(name: str) -> str:
+    """An intent name read as words: ``track_order`` / ``faq/returnPolicy`` -> ``track order`` /
+    ``faq return policy``."""
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", name)
+    return " ".join(re.split(r"[\W_]+", spaced)).strip().lower()
 
 
 def _ranking(probabilities: np.ndarray, labels: Sequence[str], length: int) -> List[Dict[str, Any]]:
@@ -463,6 +492,10 @@ class TransformerIntentEmotionClassifier(IntentClassifier, GraphComponent):
             # sharply confident (CLINC150 10-shot, chosen on its validation split: 1.5 raises out-of-scope
             # recall at threshold 0.4 from 0.74 to 0.91); the linear head needs none.
             INTENT_TEMPERATURE: 1.0,
+            # Also train on each intent's name as one more example ("track_order" -> "track order"), a
+            # free extra example when names are descriptive, which few-shot intents gain most from. Off by
+            # default: meaningless names ("intent_17") would only add noise.
+            INTENT_NAME_EXAMPLES: False,
             # Fraction of all training steps used for the linear learning-rate warm-up.
             WARMUP_RATIO: 0.1,
             # AdamW weight decay (not applied to biases and LayerNorm weights).
@@ -488,6 +521,11 @@ class TransformerIntentEmotionClassifier(IntentClassifier, GraphComponent):
             RANKING_LENGTH: LABEL_RANKING_LENGTH,
             # Weight of the emotion loss relative to the intent loss.
             EMOTION_LOSS_WEIGHT: 1.0,
+            # Per-label weights of the emotion loss from the label counts of the training examples:
+            # "balanced" (n / (labels * n_label), every label counts as much in total), "sqrt_balanced"
+            # (its square root, milder) or null (every example counts the same). Rare emotions such as
+            # fear get few updates otherwise; weighting trades some accuracy for per-label recall.
+            EMOTION_CLASS_WEIGHTS: None,
             # Emotion labels the head predicts; training labels outside this list are an error
             # (external corpus rows with other labels are dropped, see `emotion_label_map`).
             EMOTION_LABELS: list(DEFAULT_EMOTION_LABELS),
@@ -562,6 +600,8 @@ class TransformerIntentEmotionClassifier(IntentClassifier, GraphComponent):
             raise InvalidConfigException(f"'{QUANTIZATION}' must be one of {_QUANTIZATION_CHOICES}.")
         if float(config[INTENT_TEMPERATURE]) <= 0:
             raise InvalidConfigException(f"'{INTENT_TEMPERATURE}' must be positive.")
+        if config[EMOTION_CLASS_WEIGHTS] not in _CLASS_WEIGHT_CHOICES:
+            raise InvalidConfigException(f"'{EMOTION_CLASS_WEIGHTS}' must be one of {_CLASS_WEIGHT_CHOICES}.")
         if config[INTENT_HEAD] not in _INTENT_HEAD_CHOICES:
             raise InvalidConfigException(f"'{INTENT_HEAD}' must be one of {_INTENT_HEAD_CHOICES}.")
         if config[HEAD_LEARNING_RATE] is not None and float(config[HEAD_LEARNING_RATE]) <= 0:
@@ -656,6 +696,14 @@ class TransformerIntentEmotionClassifier(IntentClassifier, GraphComponent):
 
         self.intent_labels = sorted({str(e.get(INTENT)) for e in examples})
         dataset = self._build_examples(examples)
+        weights = class_weights([example.emotion for example in dataset], len(self.emotion_labels),
+                                self.config[EMOTION_CLASS_WEIGHTS])
+        self.emotion_loss_weights = None if weights is None else weights.to(self.device)
+        if self.config[INTENT_NAME_EXAMPLES]:
+            dataset.extend(
+                _Example(intent_name_as_text(label), index, IGNORE_INDEX)
+                for index, label in enumerate(self.intent_labels)
+            )
 
         self.tokenizer = AutoTokenizer.from_pretrained(model_path)
         encoder = AutoModel.from_pretrained(model_path)
@@ -884,7 +932,7 @@ class TransformerIntentEmotionClassifier(IntentClassifier, GraphComponent):
             intent_logits, emotion_logits = model(**inputs)
         loss = _masked_cross_entropy(intent_logits, intents) + float(
             self.config[EMOTION_LOSS_WEIGHT]
-        ) * _masked_cross_entropy(emotion_logits, emotions)
+        ) * _masked_cross_entropy(emotion_logits, emotions, self.emotion_loss_weights)
         return loss, intent_logits, emotion_logits
 
     def _optimizer(self, model: _JointModel) -> torch.optim.Optimizer:

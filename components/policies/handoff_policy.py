@@ -1,11 +1,31 @@
 """Decides when a ShopAssist conversation should go to a person.
 
 ``HandoffPolicy`` predicts the handoff action (``action_handoff`` by default) when one of its triggers
-fires on the shopper's latest message. It learns nothing: every trigger is a rule over the user turns of
-the current session, and every threshold lives in ``config.yml`` (see ``get_default_config``).
+fires on the shopper's latest message. It learns nothing: every trigger is a rule over the tracker's
+events (all but the first over the user turns of the current session), and every threshold lives in
+``config.yml`` (see ``get_default_config``).
 
 Triggers, in the order they are checked (the first that fires is recorded as the reason):
 
+``open_handoff_carried_over``
+    A person still holds the conversation, but Rasa started a new session under it: an earlier session
+    was paused by the handoff action (``ConversationPaused`` after it), nothing resumed it since (no
+    ``ConversationResumed``: the agent console appends one on hand-back and on closing a ticket that
+    holds the conversation, even when the session has expired meanwhile), a ``SessionStarted`` followed
+    the pause, and the handoff action has not run in the new session yet. Rasa starts a new session
+    when the shopper writes more than ``session_expiration_time`` after their previous message, and
+    ``SessionStarted`` un-pauses the tracker and resets its slots, so without this trigger the bot
+    would answer again while the ticket is open. Firing makes the handoff action return the open
+    ticket and pause again. It costs nothing for ordinary conversations (no action-server call: it
+    reads the events the tracker already holds). Rasa's tracker stores load only the latest session,
+    so the earlier session is visible only while the message that started the new session is being
+    handled; the trigger fires on that first message (its intent not one of ``ignored_intents``).
+    A restart (``Restarted``, e.g. ``/restart``) after the pause clears it on purpose: the shopper
+    asked to start over, which Rasa also treats as un-pausing; the ticket stays open in the console.
+    The trigger ignores ``handoff_active_slot`` (a session that carries slots over would carry the
+    flag that otherwise blocks every trigger) and ``triggers_in_active_loop`` (a person holds the
+    conversation, whatever a form was doing; no form can be active at a new session's first message
+    anyway).
 ``explicit_request``
     The shopper asks for a person: the intent is one of ``explicit_request_intents`` with at least
     ``explicit_request_threshold`` confidence, or the text matches ``explicit_request_patterns``.
@@ -32,14 +52,16 @@ When to predict, and when not:
 * Only at the first prediction after a user message ("once per user turn"). After the handoff action
   (or any other action) in that turn it predicts nothing, so the other policies let ``action_listen``
   follow.
-* Never while a handoff is active: the conversation is paused, the ``handoff_active_slot`` is
+* Never while a handoff is active (except ``open_handoff_carried_over``, see above): the
+  conversation is paused, the ``handoff_active_slot`` is
   truthy, or the bot's last action before the shopper's message was the handoff action (and no agent
   has handed the conversation back since). Evidence is counted only from the user turns after the
   latest handoff and the latest hand-back (``ConversationResumed``; and after the latest restart /
   session start), so a trigger needs fresh evidence to fire again, and what the shopper told the
   agent while the bot was paused never counts.
 * While a form is collecting a value (an active loop) only the triggers in
-  ``triggers_in_active_loop`` fire (by default only ``explicit_request``); the form is then
+  ``triggers_in_active_loop`` fire (by default only ``explicit_request``; plus
+  ``open_handoff_carried_over`` whenever it is enabled); the form is then
   deactivated (``deactivate_active_loop``) so it does not ask its question again after the handoff.
 * Never on Rasa's default intents (``/restart``, ``/back``, ``/session_start``): RulePolicy runs their
   default actions.
@@ -90,6 +112,7 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import (
     ActionExecuted,
     ActiveLoop,
+    ConversationPaused,
     ConversationResumed,
     Event,
     Restarted,
@@ -124,7 +147,9 @@ ANGER_SUSTAINED = "anger_sustained"
 ANGER_RISING = "anger_rising"
 REPEATED_FALLBACK = "repeated_fallback"
 REPEATED_REQUEST = "repeated_request"
-ALL_TRIGGERS = (
+OPEN_HANDOFF_CARRIED_OVER = "open_handoff_carried_over"
+#: The triggers that judge the shopper's messages (the handoff bench scores these).
+MESSAGE_TRIGGERS = (
     EXPLICIT_REQUEST,
     SENSITIVE_TOPIC,
     ANGER_SUSTAINED,
@@ -132,6 +157,9 @@ ALL_TRIGGERS = (
     REPEATED_FALLBACK,
     REPEATED_REQUEST,
 )
+#: Every trigger, in the default precedence: a handoff still open from an earlier session comes first,
+#: since it is the reason a person holds the conversation whatever the new message says.
+ALL_TRIGGERS = (OPEN_HANDOFF_CARRIED_OVER, *MESSAGE_TRIGGERS)
 
 # Keys of ``action_metadata`` on a handoff prediction.
 METADATA_REASON = "handoff_reason"
@@ -297,6 +325,37 @@ def last_bot_action_before_latest_message(events: Sequence[Event]) -> Optional[s
     return None
 
 
+def carried_over_handoff(events: Sequence[Event], handoff_action: str) -> Optional[Dict[str, Any]]:
+    """Evidence that a handoff from an earlier session is still open in the current one, else None.
+
+    Replays the events once: a ``ConversationPaused`` whose latest preceding action is the handoff action
+    opens a handoff; ``ConversationResumed`` (hand-back or close in the agent console) and ``Restarted``
+    end it; a ``SessionStarted`` after an open handoff carries it into the new session, until the handoff
+    action runs there (which pauses again, or tried to). Returns the timestamps of the pause and of the
+    new session's start (JSON-serialisable, for the action metadata).
+    """
+    pause: Optional[ConversationPaused] = None
+    carried_into: Optional[SessionStarted] = None
+    handoff_ran_in_session = False
+    last_action: Optional[str] = None
+    for event in events:
+        if isinstance(event, ActionExecuted):
+            last_action = event.action_name
+            handoff_ran_in_session = handoff_ran_in_session or last_action == handoff_action
+        elif isinstance(event, ConversationPaused):
+            if last_action == handoff_action:
+                pause, carried_into = event, None
+        elif isinstance(event, (ConversationResumed, Restarted)):
+            pause, carried_into = None, None
+        elif isinstance(event, SessionStarted):
+            handoff_ran_in_session = False
+            if pause is not None:
+                carried_into = event
+    if pause is None or carried_into is None or handoff_ran_in_session:
+        return None
+    return {"paused_at": pause.timestamp, "session_started_at": carried_into.timestamp}
+
+
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True)
 class HandoffPolicy(Policy):
     """Predicts the handoff action when the conversation should go to a person (see module doc)."""
@@ -318,9 +377,12 @@ class HandoffPolicy(Policy):
             # Slot that marks a handoff as active (set by the handoff action / agent console); while it
             # is truthy the policy never fires. null: only "last action was the handoff" is checked.
             "handoff_active_slot": "handoff_active",
-            # Enabled triggers; their order is the precedence when several fire at once.
+            # Enabled triggers; their order is the precedence when several fire at once. Leaving out
+            # `open_handoff_carried_over` lets the bot answer again when a new Rasa session starts while
+            # a person still holds the conversation.
             "triggers": list(ALL_TRIGGERS),
-            # Triggers that may fire while a form (active loop) is collecting a value.
+            # Triggers that may fire while a form (active loop) is collecting a value
+            # (`open_handoff_carried_over` always may, when enabled).
             "triggers_in_active_loop": [EXPLICIT_REQUEST],
             # When firing inside an active loop, also deactivate it (ActiveLoop(None) and
             # requested_slot=None), so the form does not ask its question again after the handoff.
@@ -575,9 +637,7 @@ class HandoffPolicy(Policy):
     def decide(self, tracker: DialogueStateTracker) -> Optional[HandoffDecision]:
         """Checks the triggers on the latest user message; None when the policy should not fire."""
         events = list(tracker.events)
-        if not is_start_of_user_turn(events):
-            return None
-        if self._handoff_active(tracker, events):
+        if not is_start_of_user_turn(events) or tracker.is_paused():
             return None
         turns = user_turns_since_last_handoff(
             events, self.config["handoff_action"], self.config["anger_labels"]
@@ -585,21 +645,38 @@ class HandoffPolicy(Policy):
         if not turns or turns[-1].intent in set(self.config["ignored_intents"]):
             return None
 
-        allowed = list(self.config["triggers"])
-        if tracker.active_loop_name is not None:
-            in_loop = set(self.config["triggers_in_active_loop"])
-            allowed = [trigger for trigger in allowed if trigger in in_loop]
+        allowed = self._allowed_triggers(tracker)
+        carried_over = (
+            carried_over_handoff(events, self.config["handoff_action"])
+            if OPEN_HANDOFF_CARRIED_OVER in allowed
+            else None
+        )
+        # A carried-over handoff is active by definition; the other triggers wait until it is over.
+        if carried_over is None and self._handoff_active(tracker, events):
+            return None
 
         fired: List[str] = []
         details: Dict[str, Any] = {}
         for trigger in allowed:
-            evidence = self._check(trigger, turns)
+            if trigger == OPEN_HANDOFF_CARRIED_OVER:
+                evidence = carried_over
+            else:
+                evidence = self._check(trigger, turns)
             if evidence is not None:
                 fired.append(trigger)
                 details[trigger] = evidence
         if not fired:
             return None
         return HandoffDecision(trigger=fired[0], fired=fired, details=details)
+
+    def _allowed_triggers(self, tracker: DialogueStateTracker) -> List[str]:
+        """The enabled triggers, in precedence order; inside an active loop only those allowed there
+        (a carried-over handoff always is: a person holds the conversation, whatever the form asked)."""
+        allowed = list(self.config["triggers"])
+        if tracker.active_loop_name is None:
+            return allowed
+        in_loop = set(self.config["triggers_in_active_loop"]) | {OPEN_HANDOFF_CARRIED_OVER}
+        return [trigger for trigger in allowed if trigger in in_loop]
 
     def _handoff_active(self, tracker: DialogueStateTracker, events: Sequence[Event]) -> bool:
         if tracker.is_paused():

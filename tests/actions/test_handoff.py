@@ -9,7 +9,8 @@ import pytest
 from rasa_sdk import Tracker
 from sqlalchemy import select
 
-from actions.handoff import ActionHandoff
+from actions.handoff import CARRIED_OVER, ActionHandoff
+from shop import HandoffDesk
 from shop.db import get_engine
 from shop.handoff_models import HandoffTicket
 from tests.actions.conftest import ALEX, responses, run_action, slot_events
@@ -200,4 +201,56 @@ def test_dead_database_says_how_to_reach_a_person(dead_db, domain, in_hours, mon
 def test_handoff_responses_exist(domain):
     for name in ("utter_handoff", "utter_handoff_after_hours", "utter_handoff_after_hours_no_email",
                  "utter_handoff_ticket_exists", "utter_handoff_unavailable"):
+        assert name in domain["responses"], name
+
+
+# A new Rasa session while the handoff is open (HandoffPolicy's ``open_handoff_carried_over``).
+EARLIER_SESSION: List[Dict[str, Any]] = [
+    {"event": "session_started"},
+    user("I want to talk to a person", "request_human", ts=1717416000.0),
+    {"event": "action", "name": "action_handoff"},
+    {"event": "slot", "name": "handoff_active", "value": True},
+    {"event": "pause"},
+    user("hello? it's been two weeks", "complaint", ts=1717416060.0),  # to the agent; the bot is paused
+]
+
+
+def first_handoff() -> Tracker:
+    """The earlier session's handoff, as action_handoff saw it (it opens the ticket)."""
+    request = user("I want to talk to a person", "request_human")
+    return handoff_tracker([request], policy_reason="explicit_request")
+
+
+CARRIED_OVER_TURN = [user("anyone there?", "greet", ts=1717416060.0 + 7200)]
+
+
+def test_new_session_while_the_ticket_is_open_returns_it_and_pauses_again(fresh_db, domain, office_hours):
+    run_action(ActionHandoff(), first_handoff(), domain)
+    [opened] = tickets(fresh_db)
+
+    carried = handoff_tracker(CARRIED_OVER_TURN, policy_reason=CARRIED_OVER, before=EARLIER_SESSION)
+    messages, events = run_action(ActionHandoff(), carried, domain)
+    assert responses(messages) == ["utter_handoff_still_open"]
+    assert f"#{opened.id}" in rendered(domain, messages[0])
+    assert slot_events(events) == {"handoff_active": True} and events[-1]["event"] == "pause"
+    [ticket] = tickets(fresh_db)  # no second ticket
+    assert ticket.id == opened.id and ticket.status == "waiting" and ticket.reason == "explicit_request"
+
+
+def test_new_session_after_the_ticket_was_closed_does_not_reopen_it(fresh_db, domain, office_hours):
+    run_action(ActionHandoff(), first_handoff(), domain)
+    [opened] = tickets(fresh_db)
+    HandoffDesk(fresh_db).close(opened.id, "alice", "refund sent")  # closed without resuming the tracker
+
+    carried = handoff_tracker(CARRIED_OVER_TURN, policy_reason=CARRIED_OVER, before=EARLIER_SESSION)
+    messages, events = run_action(ActionHandoff(), carried, domain)
+    assert responses(messages) == ["utter_handoff_ended"]
+    rendered(domain, messages[0])  # no placeholder left unfilled
+    assert slot_events(events) == {"handoff_active": False}
+    assert all(event["event"] != "pause" for event in events)  # nobody holds it: the bot answers again
+    assert [ticket.status for ticket in tickets(fresh_db)] == ["closed"]
+
+
+def test_carried_over_handoff_responses_exist(domain):
+    for name in ("utter_handoff_still_open", "utter_handoff_ended"):
         assert name in domain["responses"], name

@@ -24,12 +24,15 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from components.classifiers.transformer_intent_emotion import (
     HEADS_FILE,
+    IGNORE_INDEX,
     META_FILE,
     TransformerIntentEmotionClassifier,
     TransformerModelLoadError,
     apply_quantization,
+    class_weights,
     configure_threads,
     default_model_path,
+    intent_name_as_text,
     read_emotion_file,
     resolve_device,
     resolve_precision,
@@ -336,7 +339,7 @@ def test_unknown_emotion_label_in_nlu_data_is_an_error(tmp_path: Path, tiny_mode
     "overrides", [{"default_emotion": "happy"}, {"pooling": "max"}, {"validation_split": 1.0},
                   {"mixed_precision": "fp8"}, {"max_length": 0}, {"quantization": "int4"},
                   {"intent_head": "mlp"}, {"head_learning_rate": 0},
-                  {"intent_temperature": 0}]
+                  {"intent_temperature": 0}, {"emotion_class_weights": "inverse"}]
 )
 def test_invalid_config_is_rejected(tiny_model_dir: Path, overrides: Dict[str, Any]) -> None:
     with pytest.raises(InvalidConfigException):
@@ -579,3 +582,69 @@ def test_intent_temperature_softens_confidences_but_keeps_the_ranking(trained) -
         assert after["intent"]["confidence"] < before["intent"]["confidence"]
         assert abs(sum(e["confidence"] for e in after["intent_ranking"]) - 1.0) < 1e-6 or len(
             after["intent_ranking"]) < len(soft.intent_labels)
+
+
+@pytest.mark.parametrize("name, text", [
+    ("track_order", "track order"), ("faq/returnPolicy", "faq return policy"),
+    ("what_is_your_name", "what is your name"), ("book-flight", "book flight"), ("oos", "oos"),
+])
+def test_intent_names_read_as_words(name: str, text: str) -> None:
+    assert intent_name_as_text(name) == text
+
+
+def test_intent_name_examples_add_one_example_per_intent_without_emotion(
+    tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: Dict[str, Any] = {}
+    original_fit = TransformerIntentEmotionClassifier._fit
+
+    def capture(self: TransformerIntentEmotionClassifier, model: Any, dataset: List[Any]) -> Dict[str, Any]:
+        seen["dataset"] = list(dataset)
+        return original_fit(self, model, dataset)
+
+    monkeypatch.setattr(TransformerIntentEmotionClassifier, "_fit", capture)
+    data = toy_training_data()
+    component = train_component(tmp_path / "names", tiny_config(tiny_model_dir, epochs=1,
+                                                                 intent_name_examples=True), data)[0]
+    plain = len(data.intent_examples)
+    extra = seen["dataset"][plain:]
+    assert [(e.text, component.intent_labels[e.intent]) for e in extra] == [
+        (intent_name_as_text(label), label) for label in component.intent_labels]
+    assert {e.emotion for e in extra} == {IGNORE_INDEX}
+
+    train_component(tmp_path / "plain", tiny_config(tiny_model_dir, epochs=1), data)
+    assert len(seen["dataset"]) == plain
+
+
+def test_class_weights_balance_the_label_counts() -> None:
+    labels = [0, 0, 0, 1, IGNORE_INDEX, IGNORE_INDEX]
+    balanced = class_weights(labels, 3, "balanced")
+    assert balanced is not None and balanced.tolist() == pytest.approx([4 / 6, 2.0, 1.0])
+    root = class_weights(labels, 3, "sqrt_balanced")
+    assert root is not None and root.tolist() == pytest.approx([(4 / 6) ** 0.5, 2.0 ** 0.5, 1.0])
+    assert class_weights(labels, 3, None) is None
+    assert class_weights([IGNORE_INDEX], 3, "balanced") is None
+
+
+def test_emotion_class_weights_reach_the_emotion_loss(tmp_path: Path, tiny_model_dir: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import components.classifiers.transformer_intent_emotion as module
+
+    weights_seen: List[Optional[torch.Tensor]] = []
+    original = module._masked_cross_entropy
+
+    def spy(logits: torch.Tensor, labels: torch.Tensor,
+            weight: Optional[torch.Tensor] = None) -> torch.Tensor:
+        weights_seen.append(weight)
+        return original(logits, labels, weight)
+
+    monkeypatch.setattr(module, "_masked_cross_entropy", spy)
+    component = train_component(tmp_path, tiny_config(tiny_model_dir, epochs=1,
+                                                      emotion_class_weights="balanced"))[0]
+    emotion_weights = [w for w in weights_seen if w is not None]
+    assert emotion_weights and len(emotion_weights) == len(weights_seen) // 2  # intent loss unweighted
+    labels = [component.emotion_labels.index(component._emotion_of(m))
+              for m in toy_training_data().intent_examples]
+    counts = np.bincount(labels, minlength=len(component.emotion_labels))
+    expected = [counts.sum() / ((counts > 0).sum() * c) if c else 1.0 for c in counts]
+    assert emotion_weights[0].tolist() == pytest.approx(expected)

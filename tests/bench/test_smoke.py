@@ -84,3 +84,22 @@ def test_arguments_parse_suites_and_overrides() -> None:
     assert args.suites == ["clinc10", "latency"] and args.quick
     assert args.overrides == {"epochs": 20}
     assert run.parse_args([]).suites == list(run.SUITES)
+
+
+def test_a_trained_model_is_reused_only_for_the_same_pipeline(tmp_path: Path) -> None:
+    from dataclasses import asdict
+
+    from bench.nlu.systems import TRAINED_FILE, TrainedModel, reuse_trained
+
+    pipeline = [{"name": "WhitespaceTokenizer"}, {"name": "FallbackClassifier", "threshold": 0.4}]
+    archive = tmp_path / "clinc10_diet" / "models" / "clinc10_diet.tar.gz"
+    archive.parent.mkdir(parents=True)
+    archive.write_bytes(b"model")
+    record = TrainedModel("clinc10_diet", str(archive), 12.5, pipeline)
+    (tmp_path / "clinc10_diet" / TRAINED_FILE).write_text(json.dumps(asdict(record)))
+
+    assert reuse_trained("clinc10_diet", tmp_path, pipeline) == record
+    assert reuse_trained("clinc10_diet", tmp_path, [*pipeline[:1], {**pipeline[1], "threshold": 0.3}]) is None
+    assert reuse_trained("clinc10_transformer", tmp_path, pipeline) is None
+    archive.unlink()
+    assert reuse_trained("clinc10_diet", tmp_path, pipeline) is None

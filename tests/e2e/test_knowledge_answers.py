@@ -30,9 +30,11 @@ from tests.servers import (
 )
 
 # Two questions the trained NLU sends to nlu_fallback (no intent covers them), with the help-page
-# section that answers each.
+# section that answers each. Whether a help-page question reaches nlu_fallback depends on the trained
+# model ("I lost my gift card code" went to payment_issue / discount_code after a retrain), so the test
+# checks that first and says so when it no longer holds.
 QUESTIONS = [
-    ("I lost my gift card code", "Gift cards, Lost codes and refunds"),
+    ("what if the gift card code never arrived by e-mail", "Gift cards, Lost codes and refunds"),
     ("is accidental damage covered by the warranty", "Warranty and repairs, Warranty cover"),
 ]
 COMPOSED_PREFIX = "In short:"
@@ -101,6 +103,11 @@ def assistant_with_model(
 def test_with_a_model_the_answer_is_composed_from_the_passages(assistant_with_model) -> None:
     assistant, stand_in = assistant_with_model
     sender = f"e2e-llm-{uuid.uuid4().hex[:12]}"
+    for question, _ in QUESTIONS:
+        parsed = requests.post(f"{assistant.url}/model/parse", json={"text": question}, timeout=60).json()
+        assert parsed["intent"]["name"] == "nlu_fallback", (
+            f"premise broken: the trained NLU now maps {question!r} to {parsed['intent']}; pick a question "
+            "that no intent covers")
     for question, source in QUESTIONS:
         reply = assistant.reply_text(sender, question)
         assert reply.startswith(COMPOSED_PREFIX), reply

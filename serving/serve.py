@@ -25,6 +25,10 @@ from typing import List, Mapping, Optional
 
 from serving.supervisor import Service, Supervisor
 
+# Read by actions/warm_start.py in the action server (not imported: importing the actions package here
+# would warm up the supervisor process itself).
+WARM_START_ENV = "SHOPASSIST_WARM_START"
+
 AUTH_TOKEN_ENV = "RASA_AUTH_TOKEN"
 CORS_ORIGINS_ENV = "SHOPASSIST_CORS_ORIGINS"
 ENVIRONMENT_ENV = "SHOPASSIST_ENV"
@@ -118,6 +122,8 @@ def plan(args: argparse.Namespace, environ: Optional[Mapping[str, str]] = None) 
             str(bin_dir / "rasa"), "run", "actions", "--actions", "actions", "--port", str(args.actions_port),
         ],
         health_url=f"http://127.0.0.1:{args.actions_port}/health",
+        # preload the search encoder and help pages before shoppers arrive (actions/warm_start.py)
+        env={WARM_START_ENV: environ.get(WARM_START_ENV, "1")},
     )
     rasa_command = [
         str(bin_dir / "rasa"), "run", "--model", str(model), "--endpoints", args.endpoints,

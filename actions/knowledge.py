@@ -13,13 +13,16 @@ passages, and any failure sends the extractive passage instead. Nothing relevant
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any, Dict, List, Optional
 
 from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import MAX_TEXT_LENGTH, clean_text, recent_turns
+from actions.orders import PENDING_HANDOFF
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +69,24 @@ async def _composed_answer(question: str, passages: List[Any], tracker: Tracker)
         return None
 
 
+#: First words of a question ("how do I ...", "can you ...", "is there ...").
+_QUESTION_START = re.compile(
+    r"^\s*(how|what|whats|what's|when|where|which|who|whom|whose|why|can|could|do|does|did|is|are|was|were|"
+    r"will|would|should|shall|may|might|have|has|any)\b",
+    re.IGNORECASE,
+)
+#: Words made of letters (keyboard mash and emoji-only messages have few of them).
+_WORD = re.compile(r"[^\W\d_]{2,}")
+
+
+def looks_like_question(text: Optional[str]) -> bool:
+    """True for a message that reads as a question of at least three words: those deserve an honest "I
+    don't know" and a colleague, while keyboard mash or a fragment is better asked to rephrase."""
+    if not text or len(_WORD.findall(text)) < 3:
+        return False
+    return "?" in text or bool(_QUESTION_START.match(text))
+
+
 class ActionAnswerFromKnowledge(Action):
     """A policy passage (or a model's answer from it) for a question the intents do not cover, or a
     request to rephrase."""
@@ -79,7 +100,13 @@ class ActionAnswerFromKnowledge(Action):
         question = clean_text((tracker.latest_message or {}).get("text"), MAX_TEXT_LENGTH)
         passages = _relevant_passages(question) if question else []
         if not passages:
-            dispatcher.utter_message(response="utter_default")  # and the model is not asked at all
+            # No help page answers it (and the model is not asked at all). A real question gets an honest
+            # "I don't know" and the offer of a colleague (affirm -> action_handoff via
+            # action_handle_confirmation); anything else is asked to rephrase.
+            if looks_like_question(question):
+                dispatcher.utter_message(response="utter_knowledge_unknown")
+                return [SlotSet("pending_confirmation", PENDING_HANDOFF)]
+            dispatcher.utter_message(response="utter_default")
             return []
         composed = await _composed_answer(question, passages, tracker)
         if composed:

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, List, Optional
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -67,6 +67,10 @@ ITEM_HINT_ENTITIES = ("product", "category", "brand", "color")
 RETURN_INTENTS = frozenset({"return_item", "request_refund"})
 
 PENDING_CANCEL = "cancel"
+#: ``pending_confirmation`` value of an offer to hand over to a colleague (``action_answer_from_knowledge``).
+PENDING_HANDOFF = "handoff"
+#: The action that hands the conversation to a person (actions/handoff.py).
+HANDOFF_ACTION = "action_handoff"
 TASKS = ("status", "cancel", "change_address", "return", "refund_status")
 RETURN_REFUSALS = {
     "not_delivered": "it hasn't been delivered yet. You can return it once it arrives.",
@@ -610,6 +614,11 @@ class ActionHandleConfirmation(Action):
     ) -> List[Dict[str, Any]]:
         pending = tracker.get_slot("pending_confirmation")
         kind, _, order_id = str(pending or "").partition(":")
+        if kind == PENDING_HANDOFF:
+            if latest_intent(tracker) == "affirm":
+                return [SlotSet("pending_confirmation", None), FollowupAction(HANDOFF_ACTION)]
+            dispatcher.utter_message(response="utter_ask_anything_else")
+            return [SlotSet("pending_confirmation", None)]
         if kind != PENDING_CANCEL or not order_id:
             dispatcher.utter_message(response="utter_ok")
             return [SlotSet("pending_confirmation", None)] if pending else []

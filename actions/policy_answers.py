@@ -1,29 +1,19 @@
-"""Policy questions (delivery, payments, returns, invoices, ...) answered from the knowledge base when it
-knows more than the intent's fixed reply.
+"""Policy questions (delivery, payments, returns, invoices, ...) answered from the help pages by default.
 
-The NLU maps questions it has no intent for onto the nearest policy intent: "who pays customs to Norway?"
-becomes `delivery_options`, "warranty on headphones" becomes `invoice`, "how do gift cards work?" becomes
-`payment_methods`. The fixed `utter_<intent>` reply then answers a question nobody asked. This action asks
-the knowledge base (data/knowledge/, the same one `action_answer_from_knowledge` uses) first and answers with
-a passage and its source when
-
-* the best passage scores at least the policy threshold (higher than the fallback action's, because here
-  the NLU already gave a plausible answer; `$SHOP_POLICY_KNOWLEDGE_THRESHOLD` overrides it), and
-* the passage is *not* one the fixed reply already covers. Which passages a reply covers is measured, not
-  listed: the reply's own text is searched in the knowledge base, and the passages scoring within
-  :data:`COVERED_MARGIN` of its best hit are "covered". So "how long does delivery take?" keeps the short
-  curated reply (its best passage is the one utter_delivery_time summarises), while "do you ship to Norway
-  and who pays customs?" gets the customs passage. If one of the question's near-best passages is covered,
-  the fixed reply wins too (the question is about the intent's own topic).
-
-Everything else (no passage, a weak one, a broken knowledge base, no encoder) gets the fixed reply, so this
-action can never answer worse than the rule it replaces.
+The shop's help pages (data/knowledge/, the same ones `action_answer_from_knowledge` uses) hold the full
+answer to a policy question; the intent's fixed `utter_<intent>` reply is a short summary. Shoppers ask
+about one detail ("do you ship to Norway and who pays customs?", "can I return sale items?"), which the
+summary rarely covers, and a reply that cites its page lets them read on. So the best passage answers,
+with its source, whenever it scores at least the policy threshold (`$SHOP_POLICY_KNOWLEDGE_THRESHOLD`
+overrides it); the fixed reply is kept only when no passage fits (a weak best passage, a broken knowledge
+base, no encoder). Before 2026-12 the fixed reply won whenever it "covered" the question's passage: on
+independently written help-page questions that answered 24 of 90 from the right page.
 """
 from __future__ import annotations
 
 import logging
 import os
-from typing import Any, Dict, Iterable, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
@@ -49,14 +39,8 @@ THRESHOLD_ENV = "SHOP_POLICY_KNOWLEDGE_THRESHOLD"
 #: Hybrid score a passage needs to replace a fixed reply (the fallback action uses 0.35). Chosen on the
 #: questions in tests/actions/test_policy_answers.py: off-topic questions' passages score 0.42-0.76.
 DEFAULT_POLICY_THRESHOLD = 0.4
-#: Passages within this much of the best hit for the reply's own text count as covered by the reply.
-COVERED_MARGIN = 0.12
-#: How far below the question's best passage a covered passage still means "on the intent's topic".
-TOPIC_MARGIN = 0.03
 #: Passages searched per question.
 CANDIDATES = 3
-
-_covered_cache: Dict[str, frozenset] = {}
 
 
 def policy_threshold() -> float:
@@ -73,33 +57,10 @@ def policy_threshold() -> float:
     return value if 0.0 <= value <= 1.0 else default
 
 
-def fixed_reply_text(domain: DomainDict, response: str) -> str:
-    """All variants of a domain response, joined (what the fixed reply can say)."""
-    variants = (domain or {}).get("responses", {}).get(response) or []
-    return " ".join(str(v.get("text") or "") for v in variants if isinstance(v, dict)).strip()
-
-
-def covered_keys(passages: Sequence[Any], margin: float = COVERED_MARGIN) -> frozenset:
-    """Keys of the passages a reply covers, given the reply text's ranked search hits."""
-    if not passages:
-        return frozenset()
-    best = passages[0].score
-    return frozenset(p.key for p in passages if p.score >= best - margin)
-
-
-def choose_passage(
-    hits: Sequence[Any], covered: Iterable[str], threshold: float, topic_margin: float = TOPIC_MARGIN
-) -> Optional[Any]:
-    """The passage to answer with instead of the fixed reply, or None to keep the fixed reply.
-
-    ``hits`` are the question's passages, best first. None when the best is below ``threshold``, or when
-    any hit within ``topic_margin`` of the best is a passage the fixed reply covers.
-    """
+def choose_passage(hits: Sequence[Any], threshold: float) -> Optional[Any]:
+    """The passage to answer with (the best hit, ``hits`` sorted best first), or None to keep the fixed
+    reply when even the best one scores below ``threshold``."""
     if not hits or hits[0].score < threshold:
-        return None
-    covered = set(covered)
-    near_best = [p for p in hits if p.score >= hits[0].score - topic_margin]
-    if any(p.key in covered for p in near_best):
         return None
     return hits[0]
 
@@ -110,24 +71,15 @@ def _knowledge_base() -> Any:
     return default_knowledge_base()
 
 
-def _covered_by(kb: Any, response: str, text: str) -> frozenset:
-    key = f"{response}\n{text}"
-    if key not in _covered_cache:
-        _covered_cache[key] = covered_keys(kb.search(text, k=CANDIDATES + 2)) if text else frozenset()
-    return _covered_cache[key]
-
-
-def passage_for(question: str, response: str, domain: DomainDict) -> Optional[Any]:
-    """The knowledge passage that answers ``question`` better than ``response``, or None."""
+def passage_for(question: str, response: str) -> Optional[Any]:
+    """The help-page passage that answers ``question``, or None to send ``response`` instead."""
     try:
         kb = _knowledge_base()
         if kb.keyword_only:
-            # Without the encoder, keyword scores do not tell a question on the intent's own topic from
-            # another one ("how long does delivery take?" would lose its curated reply): keep it.
+            # Keyword scores alone do not tell a fitting passage from one that shares a few words.
             return None
         hits = kb.search(question, k=CANDIDATES)
-        covered = _covered_by(kb, response, fixed_reply_text(domain, response))
-        passage = choose_passage(hits, covered, policy_threshold())
+        passage = choose_passage(hits, policy_threshold())
     except Exception:  # a broken knowledge base must not cost the shopper the fixed reply
         logger.exception("policy question: the knowledge base failed; using %s", response)
         return None
@@ -152,7 +104,7 @@ class ActionAnswerPolicyQuestion(Action):
             return []
         response = f"utter_{intent}"
         question = clean_text((tracker.latest_message or {}).get("text"), MAX_TEXT_LENGTH)
-        passage = passage_for(question, response, domain) if question else None
+        passage = passage_for(question, response) if question else None
         if passage is None:
             dispatcher.utter_message(response=response)
             return []
@@ -164,4 +116,4 @@ class ActionAnswerPolicyQuestion(Action):
         return []
 
 
-__all__ = ["ActionAnswerPolicyQuestion", "POLICY_INTENTS", "choose_passage", "covered_keys"]
+__all__ = ["ActionAnswerPolicyQuestion", "POLICY_INTENTS", "choose_passage", "passage_for"]

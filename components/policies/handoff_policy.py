@@ -139,6 +139,8 @@ logger = logging.getLogger(__name__)
 #: Key of the emotion prediction in the parse data (set by TransformerIntentEmotionClassifier).
 EMOTION = "emotion"
 EMOTION_RANKING = "ranking"
+#: Key of the sensitive-topic prediction in the parse data (same shape as ``emotion``).
+SENSITIVE_KEY = "sensitive"
 
 # Trigger names: the values of the reason slot and of ``action_metadata["handoff_reason"]``.
 EXPLICIT_REQUEST = "explicit_request"
@@ -183,6 +185,10 @@ class UserTurn:
     anger: float
     bot_actions: Tuple[str, ...] = ()
     active_loop: Optional[str] = None
+    # The NLU's sensitive-topic prediction (``parse_data["sensitive"]``, set by the transformer
+    # classifier when it was trained with sensitive labels): label and confidence, None without one.
+    sensitive: Optional[str] = None
+    sensitive_confidence: float = 0.0
 
     @property
     def is_intent_payload(self) -> bool:
@@ -222,6 +228,9 @@ def _turn_from_event(event: UserUttered, anger_labels: Set[str], active_loop: Op
     parse_data = event.parse_data or {}
     intent = parse_data.get(INTENT) or event.intent or {}
     emotion = parse_data.get(EMOTION) or {}
+    sensitive = parse_data.get(SENSITIVE_KEY) or {}
+    if not isinstance(sensitive, dict):
+        sensitive = {}
     entities = tuple(
         (
             str(entity.get(ENTITY_ATTRIBUTE_TYPE)),
@@ -240,6 +249,8 @@ def _turn_from_event(event: UserUttered, anger_labels: Set[str], active_loop: Op
         emotion_confidence=_as_float(emotion.get(PREDICTED_CONFIDENCE_KEY)),
         anger=_anger_score(emotion, anger_labels),
         active_loop=active_loop,
+        sensitive=sensitive.get(INTENT_NAME_KEY),
+        sensitive_confidence=_as_float(sensitive.get(PREDICTED_CONFIDENCE_KEY)),
     )
 
 
@@ -403,6 +414,12 @@ class HandoffPolicy(Policy):
             # Intents that always go to a person (e.g. a future `report_fraud`). [] : text patterns only.
             "sensitive_intents": [],
             "sensitive_intent_threshold": 0.5,
+            # The NLU's sensitive-topic head (``parse_data["sensitive"]``): a label other than these
+            # "nothing sensitive" labels with at least this confidence fires. It generalises beyond the
+            # patterns below (calmly described fraud, injuries, allergic reactions, legal threats,
+            # harassment, data leaks, a deceased account holder). null disables it.
+            "sensitive_model_threshold": 0.5,
+            "sensitive_none_labels": ["none"],
             # Regular expressions (case-insensitive) on the message text.
             "sensitive_patterns": [
                 r"\bfraud\w*",
@@ -520,6 +537,10 @@ class HandoffPolicy(Policy):
             value = config[key]
             if not isinstance(value, int) or value < minimum:
                 fail(f"`{key}` must be an integer >= {minimum}, got {value!r}.")
+        threshold = config["sensitive_model_threshold"]
+        numeric = isinstance(threshold, (int, float)) and not isinstance(threshold, bool)
+        if threshold is not None and not (numeric and 0.0 <= threshold <= 1.0):
+            fail(f"`sensitive_model_threshold` must be null or a number between 0 and 1, got {threshold!r}.")
         if config["anger_min_turns"] > config["anger_window"]:
             fail("`anger_min_turns` cannot exceed `anger_window`.")
         if config["repeat_min_count"] > config["repeat_window"]:
@@ -728,6 +749,15 @@ class HandoffPolicy(Policy):
             and latest.confidence >= self.config["sensitive_intent_threshold"]
         ):
             return {"intent": latest.intent, "confidence": latest.confidence}
+        threshold = self.config["sensitive_model_threshold"]
+        if (
+            threshold is not None
+            and latest.sensitive
+            and not latest.is_intent_payload
+            and latest.sensitive not in set(self.config["sensitive_none_labels"])
+            and latest.sensitive_confidence >= float(threshold)
+        ):
+            return {"topic": latest.sensitive, "confidence": round(latest.sensitive_confidence, 3)}
         pattern = self._matching_pattern(self._sensitive_patterns, latest)
         if pattern is not None:
             return {"pattern": pattern}

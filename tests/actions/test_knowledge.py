@@ -7,9 +7,10 @@ from typing import Any, Dict
 import pytest
 
 import shop.knowledge
-from actions.knowledge import ActionAnswerFromKnowledge
+from actions.knowledge import ActionAnswerFromKnowledge, looks_like_question
+from actions.orders import PENDING_HANDOFF
 from shop.knowledge import KnowledgeBase
-from tests.actions.conftest import make_tracker, responses, run_action
+from tests.actions.conftest import make_tracker, responses, run_action, slot_events
 
 
 @pytest.fixture(scope="module")
@@ -38,10 +39,32 @@ def test_a_policy_question_gets_the_matching_passage_and_its_source(use_knowledg
     assert messages[0]["answer"] == expected.text.strip()
 
 
-@pytest.mark.parametrize("text", ["asdf qwerty zzz", "", "   ", "who won the football last night?"])
-def test_nothing_relevant_asks_to_rephrase(use_knowledge_base, domain, text: str) -> None:
-    messages, _ = _answer(text, domain)
+@pytest.mark.parametrize("text", ["asdf qwerty zzz", "", "   ", "hmm ok", "🙂🙂🙂"])
+def test_no_passage_and_no_question_asks_to_rephrase(use_knowledge_base, domain, text: str) -> None:
+    messages, events = _answer(text, domain)
     assert responses(messages) == ["utter_default"]
+    assert events == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["who won the football last night?", "do you sell fishing licences",
+     "Is the bridge near your warehouse open"],
+)
+def test_a_question_no_page_answers_gets_i_dont_know_and_a_colleague(use_knowledge_base, domain, text):
+    """An honest "I don't know" with the offer of a person, not the nearest page and not "rephrase"."""
+    messages, events = _answer(text, domain)
+    assert responses(messages) == ["utter_knowledge_unknown"]
+    assert slot_events(events) == {"pending_confirmation": PENDING_HANDOFF}
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [("how do I do this?", True), ("what about socks", True), ("my order?", False), ("asdf qwer zxcv", False),
+     ("I like turtles a lot", False), ("Could you check something for me", True), ("", False)],
+)
+def test_looks_like_question(text, expected) -> None:
+    assert looks_like_question(text) is expected
 
 
 def test_a_broken_knowledge_base_still_gets_the_shopper_a_reply(monkeypatch, domain) -> None:
@@ -50,7 +73,7 @@ def test_a_broken_knowledge_base_still_gets_the_shopper_a_reply(monkeypatch, dom
 
     monkeypatch.setattr(shop.knowledge, "default_knowledge_base", broken)
     messages, _ = _answer("what does shipping to Norway cost?", domain)
-    assert responses(messages) == ["utter_default"]
+    assert responses(messages) == ["utter_knowledge_unknown"]
 
 
 def test_every_placeholder_of_the_response_is_filled(use_knowledge_base, domain) -> None:

@@ -5,7 +5,12 @@ import logging
 
 import pytest
 
-from actions.orders import ActionHandleConfirmation, ActionHandleOrderRequest, ValidateOrderForm
+from actions.orders import (
+    PENDING_HANDOFF,
+    ActionHandleConfirmation,
+    ActionHandleOrderRequest,
+    ValidateOrderForm,
+)
 from shop import ShopService
 from tests.actions.conftest import ALEX, SAM, make_tracker, responses, run_action, slot_events
 
@@ -224,6 +229,23 @@ def test_yes_with_nothing_pending(shop_db, domain):
     messages, events = run_action(ActionHandleConfirmation(), make_tracker(intent="affirm"), domain)
     assert responses(messages) == ["utter_ok"]
     assert events == []
+
+
+def test_yes_to_the_offer_of_a_colleague_hands_over(shop_db, domain):
+    tracker = make_tracker(slots={"pending_confirmation": PENDING_HANDOFF}, intent="affirm")
+    messages, events = run_action(ActionHandleConfirmation(), tracker, domain)
+    assert messages == []
+    assert events == [
+        {"event": "slot", "timestamp": None, "name": "pending_confirmation", "value": None},
+        {"event": "followup", "timestamp": None, "name": "action_handoff"},
+    ]
+
+
+def test_no_to_the_offer_of_a_colleague_moves_on(shop_db, domain):
+    tracker = make_tracker(slots={"pending_confirmation": PENDING_HANDOFF}, intent="deny")
+    messages, events = run_action(ActionHandleConfirmation(), tracker, domain)
+    assert responses(messages) == ["utter_ask_anything_else"]
+    assert slot_events(events) == {"pending_confirmation": None}
 
 
 def test_address_change(fresh_db, domain):

@@ -123,8 +123,11 @@ def user(
     feeling_confidence: float = 0.9,
     text: Optional[str] = None,
     entities: Optional[List[Dict[str, Any]]] = None,
+    sensitive: Optional[str] = None,
+    sensitive_confidence: float = 0.9,
 ) -> UserUttered:
-    """A user message; `feeling=None` builds it like an `/intent` payload (no emotion)."""
+    """A user message; `feeling=None` builds it like an `/intent` payload (no emotion). `sensitive` adds
+    the classifier's sensitive-topic prediction (same shape as the emotion)."""
     text = text if text is not None else (f"/{intent}" if feeling is None else f"some {intent} message")
     parse_data: Dict[str, Any] = {
         "intent": {"name": intent, "confidence": confidence},
@@ -133,6 +136,9 @@ def user(
     }
     if feeling is not None:
         parse_data["emotion"] = emotion(feeling, feeling_confidence)
+    if sensitive is not None:
+        parse_data["sensitive"] = {"name": sensitive, "confidence": sensitive_confidence,
+                                   "ranking": [{"name": sensitive, "confidence": sensitive_confidence}]}
     return UserUttered(text, parse_data["intent"], parse_data["entities"], parse_data)
 
 

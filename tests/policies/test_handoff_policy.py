@@ -294,6 +294,41 @@ def test_ordinary_payment_question_does_not_fire(tmp_path: Path, domain: Domain)
     assert reason(configured, tracker) == SENSITIVE_TOPIC
 
 
+@pytest.mark.parametrize(
+    "text, topic",
+    [
+        ("the heating pad in the jacket got very hot and left a mark on my son's back", "safety"),
+        ("my mother passed away last month, her account still has an open order", "bereavement"),
+    ],
+)
+def test_the_classifiers_sensitive_topic_fires_without_any_keyword(
+    policy: HandoffPolicy, domain: Domain, text: str, topic: str
+) -> None:
+    """Calmly described and matched by no pattern: the NLU's sensitive head decides."""
+    said = user("complaint", 0.8, text=text, sensitive=topic, sensitive_confidence=0.8)
+    tracker = conversation(domain, [said])
+    assert reason(policy, tracker) == SENSITIVE_TOPIC
+    evidence = policy.decide(tracker).details[SENSITIVE_TOPIC]
+    assert evidence == {"topic": topic, "confidence": 0.8}
+
+
+def test_the_sensitive_head_needs_confidence_and_a_real_topic(tmp_path: Path, domain: Domain) -> None:
+    text = "my card didn't go through"
+    weak = conversation(
+        domain, [user("payment_issue", text=text, sensitive="fraud", sensitive_confidence=0.3)]
+    )
+    nothing = conversation(
+        domain, [user("payment_issue", text=text, sensitive="none", sensitive_confidence=0.99)]
+    )
+    policy = make_policy(tmp_path)
+    assert reason(policy, weak) is None
+    assert reason(policy, nothing) is None
+    assert reason(make_policy(tmp_path, sensitive_model_threshold=0.25), weak) == SENSITIVE_TOPIC
+    assert reason(make_policy(tmp_path, sensitive_model_threshold=None), weak) is None
+    with pytest.raises(InvalidConfigException):
+        make_policy(tmp_path, sensitive_model_threshold=1.5)
+
+
 def test_precedence_when_several_triggers_fire(policy: HandoffPolicy, domain: Domain) -> None:
     tracker = conversation(
         domain, [angry(), "utter_complaint", angry("request_human", text="fraud! get me a human agent")]

@@ -40,10 +40,12 @@ Triggers, in the order they are checked (the first that fires is recorded as the
     The anger score rose by at least ``anger_rising_min_step`` at every one of the last
     ``anger_rising_turns`` user turns and ended at or above ``anger_rising_final_threshold``.
 ``repeated_fallback``
-    The last ``fallback_turns`` user turns all failed: NLU fallback intent, intent confidence below
-    ``low_confidence_threshold``, or the bot answered with a fallback action.
+    ``fallback_turns`` of the last ``fallback_window`` user turns failed, the latest included: an intent of
+    ``fallback_intents`` (NLU fallback, out of scope), intent confidence below ``low_confidence_threshold``,
+    or the bot answered with a fallback action.
 ``repeated_request``
-    The same request (same intent, no conflicting entity values) ``repeat_min_count`` times in a row
+    The same request (same intent, or intents grouped in ``repeat_equivalent_intents``, and no
+    conflicting entity values) ``repeat_min_count`` times in a row
     within the last ``repeat_window`` user turns; intents in ``repeat_ignored_intents`` (affirm, deny,
     inform, greet ...) are skipped, they neither count nor break the row.
 
@@ -409,6 +411,12 @@ class HandoffPolicy(Policy):
                 r"\b(talk|speak|chat)\s+(to|with)\s+(a|an|some|your|real)?\s*"
                 r"(real\s+|live\s+)?(human|person|agent|representative|operator)\b",
                 r"\b(human|live|real)\s+(agent|operator|representative)\b",
+                # "could you get someone from customer service to look at this", "put me through to your team"
+                r"\b(get|put\s+me\s+through\s+to|connect\s+me\s+(to|with)|transfer\s+me\s+to|pass\s+me\s+to)\s+"
+                r"(someone|somebody|a\s+person|a\s+human|an?\s+agent|a\s+colleague|your\s+team|"
+                r"customer\s+(service|support|care))\b",
+                r"\b(someone|somebody|a\s+person|a\s+human)\s+(from|in|at)\s+(your\s+|the\s+)?"
+                r"(customer\s+(service|support|care)|support|team|staff)\b",
             ],
             # --- sensitive_topic ---
             # Intents that always go to a person (e.g. a future `report_fraud`). [] : text patterns only.
@@ -449,10 +457,15 @@ class HandoffPolicy(Policy):
             "anger_rising_min_step": 0.1,
             "anger_rising_final_threshold": 0.5,
             # --- repeated_fallback ---
-            # Number of consecutive failed user turns (the latest included).
+            # Failed user turns needed (the latest must be one of them) ...
             "fallback_turns": 3,
-            # Intents that mean "not understood" (FallbackClassifier's intent).
-            "fallback_intents": [DEFAULT_NLU_FALLBACK_INTENT_NAME],
+            # ... among this many latest user turns (equal to `fallback_turns`: consecutive failures
+            # only). 4: one understood turn in between (a "hello?" after three misunderstandings)
+            # does not reset the count.
+            "fallback_window": 4,
+            # Intents that mean "not understood": FallbackClassifier's intent, and out_of_scope, where
+            # the shop's NLU data puts keyboard mash and messages in languages the bot does not speak.
+            "fallback_intents": [DEFAULT_NLU_FALLBACK_INTENT_NAME, "out_of_scope"],
             # Bot actions that mean "not understood" (answers to earlier turns).
             "fallback_actions": [
                 ACTION_DEFAULT_FALLBACK_NAME,
@@ -466,6 +479,12 @@ class HandoffPolicy(Policy):
             "repeat_min_count": 3,
             # ... within this many latest user turns.
             "repeat_window": 4,
+            # Groups of intents that count as the same request ("where is my parcel?" and "has it been
+            # lost?" are one unanswered request whichever of the two the NLU picks each time).
+            "repeat_equivalent_intents": [
+                ["order_status", "delivery_problem"],
+                ["request_refund", "refund_status"],
+            ],
             # Intents that are answers or small talk, not requests: skipped when looking for repeats.
             "repeat_ignored_intents": [
                 "affirm",
@@ -531,6 +550,7 @@ class HandoffPolicy(Policy):
             ("anger_min_turns", 1),
             ("anger_rising_turns", 2),
             ("fallback_turns", 1),
+            ("fallback_window", 1),
             ("repeat_min_count", 2),
             ("repeat_window", 2),
         ):
@@ -543,6 +563,8 @@ class HandoffPolicy(Policy):
             fail(f"`sensitive_model_threshold` must be null or a number between 0 and 1, got {threshold!r}.")
         if config["anger_min_turns"] > config["anger_window"]:
             fail("`anger_min_turns` cannot exceed `anger_window`.")
+        if config["fallback_turns"] > config["fallback_window"]:
+            fail("`fallback_turns` cannot exceed `fallback_window`.")
         if config["repeat_min_count"] > config["repeat_window"]:
             fail("`repeat_min_count` cannot exceed `repeat_window`.")
         for key in ("explicit_request_patterns", "sensitive_patterns"):
@@ -793,16 +815,25 @@ class HandoffPolicy(Policy):
         )
 
     def _repeated_fallback(self, turns: List[UserTurn]) -> Optional[Dict[str, Any]]:
-        needed = self.config["fallback_turns"]
-        window = turns[-needed:]
-        if len(window) == needed and all(self._turn_failed(turn) for turn in window):
-            return {"failed_turns": needed, "intents": [turn.intent for turn in window]}
+        window = turns[-self.config["fallback_window"] :]
+        if not window or not self._turn_failed(window[-1]):
+            return None
+        failed = [turn for turn in window if self._turn_failed(turn)]
+        if len(failed) >= self.config["fallback_turns"]:
+            intents = [turn.intent for turn in window]
+            return {"failed_turns": len(failed), "window": len(window), "intents": intents}
         return None
 
-    @staticmethod
-    def _same_request(first: UserTurn, second: UserTurn) -> bool:
-        """Same intent and no entity type (and role) given two different values."""
-        if first.intent != second.intent:
+    def _request_key(self, intent: Optional[str]) -> Optional[str]:
+        """The intent, or the first intent of its `repeat_equivalent_intents` group."""
+        for group in self.config["repeat_equivalent_intents"]:
+            if intent in group:
+                return group[0]
+        return intent
+
+    def _same_request(self, first: UserTurn, second: UserTurn) -> bool:
+        """Same (or equivalent) intent and no entity type (and role) given two different values."""
+        if self._request_key(first.intent) != self._request_key(second.intent):
             return False
         values_a: Dict[Tuple[str, Any], Set[str]] = {}
         values_b: Dict[Tuple[str, Any], Set[str]] = {}

@@ -213,7 +213,8 @@ def test_consecutive_nlu_fallbacks_fire(tmp_path: Path, domain: Domain) -> None:
     assert reason(make_policy(tmp_path, fallback_turns=4), conversation(domain, steps)) is None
 
 
-def test_a_good_turn_breaks_the_fallback_run(policy: HandoffPolicy, domain: Domain) -> None:
+def test_one_good_turn_among_four_does_not_reset_the_fallback_count(tmp_path: Path, domain: Domain) -> None:
+    """3 failed of the last 4: a "hello?" the bot understood after misunderstandings keeps counting."""
     steps = [
         user("nlu_fallback", 0.4),
         "utter_default",
@@ -223,7 +224,32 @@ def test_a_good_turn_breaks_the_fallback_run(policy: HandoffPolicy, domain: Doma
         "utter_default",
         user("nlu_fallback", 0.4),
     ]
-    assert reason(policy, conversation(domain, steps)) is None
+    assert reason(make_policy(tmp_path), conversation(domain, steps)) == REPEATED_FALLBACK
+    assert reason(make_policy(tmp_path, fallback_window=3), conversation(domain, steps)) is None
+
+
+def test_two_good_turns_or_a_good_latest_turn_do_not_fire(policy: HandoffPolicy, domain: Domain) -> None:
+    two_good = [
+        user("nlu_fallback", 0.4), "utter_default",
+        user("order_status", 0.95), "order_form",
+        user("greet", 0.95), "utter_greet",
+        user("nlu_fallback", 0.4), "utter_default",
+        user("nlu_fallback", 0.4),
+    ]
+    assert reason(policy, conversation(domain, two_good)) is None
+    latest_good = [
+        user("nlu_fallback", 0.4), "utter_default",
+        user("nlu_fallback", 0.4), "utter_default",
+        user("nlu_fallback", 0.4), "utter_default",
+        user("greet", 0.95),
+    ]
+    assert reason(policy, conversation(domain, latest_good)) is None
+
+
+def test_out_of_scope_counts_as_not_understood(policy: HandoffPolicy, domain: Domain) -> None:
+    """Keyboard mash and other languages land in out_of_scope, confidently: three of them hand over."""
+    steps = [user("out_of_scope", 0.97), "utter_out_of_scope"] * 2 + [user("out_of_scope", 0.97)]
+    assert reason(policy, conversation(domain, steps)) == REPEATED_FALLBACK
 
 
 def test_core_fallbacks_and_low_confidence_count(policy: HandoffPolicy, domain: Domain) -> None:
@@ -268,6 +294,31 @@ def test_different_requests_or_small_talk_are_not_repeats(tmp_path: Path, domain
     twice = [user("search_product"), "utter_greet", user("search_product")]
     assert reason(policy, conversation(domain, twice)) is None
     assert reason(make_policy(tmp_path, repeat_min_count=2), conversation(domain, twice)) == REPEATED_REQUEST
+
+
+def test_equivalent_intents_count_as_the_same_request(tmp_path: Path, domain: Domain) -> None:
+    """"Where is my parcel?" / "is it lost?" / "has it been lost or not?": one unanswered request."""
+    steps = [
+        user("order_status", text="tracking hasn't moved"), "action_handle_order_request",
+        user("delivery_problem", text="is it lost?"), "utter_delivery_problem",
+        user("delivery_problem", text="has it been lost or not?"),
+    ]
+    assert reason(make_policy(tmp_path), conversation(domain, steps)) == REPEATED_REQUEST
+    separate = make_policy(tmp_path, repeat_equivalent_intents=[])
+    assert reason(separate, conversation(domain, steps)) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "could you get someone from customer service to look at this?",
+        "please put me through to your team",
+        "is there a person from support I can write to",
+    ],
+)
+def test_indirect_requests_for_a_person_fire(policy: HandoffPolicy, domain: Domain, text: str) -> None:
+    tracker = conversation(domain, [user("return_item", 0.7, text=text)])
+    assert reason(policy, tracker) == EXPLICIT_REQUEST
 
 
 # ------------------------------------------------------------------------------- sensitive_topic

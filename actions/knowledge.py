@@ -13,7 +13,6 @@ passages, and any failure sends the extractive passage instead. Nothing relevant
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any, Dict, List, Optional
 
 from rasa_sdk import Action, Tracker
@@ -23,6 +22,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.common import MAX_TEXT_LENGTH, clean_text, recent_turns
 from actions.orders import PENDING_HANDOFF
+from actions.questions import looks_like_question
 
 logger = logging.getLogger(__name__)
 
@@ -67,24 +67,6 @@ async def _composed_answer(question: str, passages: List[Any], tracker: Tracker)
     except Exception:  # compose_answer returns None on its own failures; this is the last safety net
         logger.exception("Composing a knowledge answer failed; sending the passage")
         return None
-
-
-#: First words of a question ("how do I ...", "can you ...", "is there ...").
-_QUESTION_START = re.compile(
-    r"^\s*(how|what|whats|what's|when|where|which|who|whom|whose|why|can|could|do|does|did|is|are|was|were|"
-    r"will|would|should|shall|may|might|have|has|any)\b",
-    re.IGNORECASE,
-)
-#: Words made of letters (keyboard mash and emoji-only messages have few of them).
-_WORD = re.compile(r"[^\W\d_]{2,}")
-
-
-def looks_like_question(text: Optional[str]) -> bool:
-    """True for a message that reads as a question of at least three words: those deserve an honest "I
-    don't know" and a colleague, while keyboard mash or a fragment is better asked to rephrase."""
-    if not text or len(_WORD.findall(text)) < 3:
-        return False
-    return "?" in text or bool(_QUESTION_START.match(text))
 
 
 class ActionAnswerFromKnowledge(Action):

@@ -20,6 +20,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import MAX_TEXT_LENGTH, clean_text, latest_intent
+from actions.questions import is_general_question
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +34,16 @@ POLICY_INTENTS = (
     "invoice",
     "discount_code",
     "account_help",
+    "change_order",
+)
+#: Intents that start the order form (a general question among them is answered from the help pages).
+ORDER_TASK_INTENTS = (
+    "order_status",
+    "cancel_order",
+    "change_shipping_address",
+    "return_item",
+    "request_refund",
+    "refund_status",
 )
 #: Environment variable overriding :data:`DEFAULT_POLICY_THRESHOLD`.
 THRESHOLD_ENV = "SHOP_POLICY_KNOWLEDGE_THRESHOLD"
@@ -116,4 +127,64 @@ class ActionAnswerPolicyQuestion(Action):
         return []
 
 
-__all__ = ["ActionAnswerPolicyQuestion", "POLICY_INTENTS", "choose_passage", "passage_for"]
+def answer_general_question(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
+    """Answers the latest message from the help pages when it is a general question (see
+    actions/questions.py) and a passage fits; False (nothing sent) otherwise."""
+    message = tracker.latest_message or {}
+    question = clean_text(message.get("text"), MAX_TEXT_LENGTH)
+    if not question or not is_general_question(question, message.get("entities") or []):
+        return False
+    passage = passage_for(question, "the flow")
+    if passage is None:
+        return False
+    dispatcher.utter_message(
+        response="utter_knowledge_answer",
+        answer=passage.text.strip(),
+        source=f"{passage.doc_title}, {passage.section}",
+    )
+    return True
+
+
+class ActionAskOrderId(Action):
+    """The order form's question for the order number. When the message that started the form is a
+    general question ("can I swap for a bigger size?"), the help page answers it first and the form then
+    only offers to do it for one of the shopper's orders."""
+
+    def name(self) -> str:
+        return "action_ask_order_id"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Dict[str, Any]]:
+        if latest_intent(tracker) in ORDER_TASK_INTENTS and answer_general_question(dispatcher, tracker):
+            dispatcher.utter_message(response="utter_ask_order_id_after_answer")
+        else:
+            dispatcher.utter_message(response="utter_ask_order_id")
+        return []
+
+
+class ActionAnswerDeliveryProblem(Action):
+    """A general question about delivery trouble ("what if my parcel arrives damaged?") from the help
+    pages; a report of a problem ("my parcel never arrived") gets `utter_delivery_problem`, which asks for
+    the order number."""
+
+    def name(self) -> str:
+        return "action_answer_delivery_problem"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Dict[str, Any]]:
+        if not answer_general_question(dispatcher, tracker):
+            dispatcher.utter_message(response="utter_delivery_problem")
+        return []
+
+
+__all__ = [
+    "ActionAnswerDeliveryProblem",
+    "ActionAnswerPolicyQuestion",
+    "ActionAskOrderId",
+    "POLICY_INTENTS",
+    "answer_general_question",
+    "choose_passage",
+    "passage_for",
+]

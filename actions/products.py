@@ -12,6 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import MAX_SHORT_LENGTH, clean_text, get_shop, latest_intent, money, shop_guarded
+from actions.policy_answers import answer_general_question
 from shop.vocabulary import BRANDS, normalize_category, normalize_color, normalize_size
 
 logger = logging.getLogger(__name__)
@@ -399,7 +400,10 @@ class ActionProductInfo(Action):
     ) -> List[Dict[str, Any]]:
         product_name, _ = resolve_product(tracker)
         if product_name is None:
-            dispatcher.utter_message(response="utter_ask_which_product")
+            # "How do I clean leather boots?", "what size should I take in trainers?": a question about a
+            # kind of product, not one product, which the care and size pages answer.
+            if not answer_general_question(dispatcher, tracker):
+                dispatcher.utter_message(response="utter_ask_which_product")
             return []
         details = get_shop().get_product(product_name)
         if details is None:

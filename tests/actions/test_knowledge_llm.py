@@ -111,7 +111,7 @@ def test_the_model_composes_the_answer_from_passages_and_masked_turns(
 def test_the_model_is_not_asked_when_nothing_is_relevant(model, domain) -> None:
     stand_in = model(reply="Here is a joke.")
     messages, _ = _ask("who won the football last night?", domain)
-    assert responses(messages) == ["utter_default"]
+    assert responses(messages) == ["utter_knowledge_unknown"]
     assert stand_in.received == []
 
 

@@ -7,10 +7,13 @@ import pytest
 from actions import policy_answers
 from actions.policy_answers import (
     POLICY_INTENTS,
+    ActionAnswerDeliveryProblem,
     ActionAnswerPolicyQuestion,
+    ActionAskOrderId,
     choose_passage,
     policy_threshold,
 )
+from actions.questions import is_general_question
 from shop.knowledge import DEFAULT_PATH, DEFAULT_THRESHOLD, KnowledgeBase, Passage
 from tests.actions.conftest import make_tracker, responses, run_action
 
@@ -118,3 +121,54 @@ def test_other_intents_and_empty_text(monkeypatch, domain):
     monkeypatch.setattr(policy_answers, "_knowledge_base", lambda: pytest.fail("not consulted"))
     assert responses(ask(domain, "hello", "greet")) == ["utter_default"]
     assert responses(ask(domain, "   ", "invoice")) == ["utter_invoice"]
+
+
+# ------------------------------------------------------------------------ questions vs requests
+@pytest.mark.parametrize(
+    "text, general",
+    [
+        ("can I swap for a bigger size?", True),
+        ("how long do refunds take?", True),
+        ("is it still under guarantee?", True),
+        ("what if my parcel arrives damaged?", True),
+        ("where is my order?", False),
+        ("can I cancel my order SA-100003?", False),
+        ("I want to return the boots", False),
+        ("cancel my order", False),
+        ("track SA-100001", False),
+    ],
+)
+def test_general_questions_and_requests_are_told_apart(text, general):
+    assert is_general_question(text, []) is general
+
+
+def test_an_order_number_makes_it_a_request():
+    assert not is_general_question("can I return these?", [{"entity": "order_id", "value": "SA-100002"}])
+
+
+def test_a_general_question_that_starts_the_order_form_gets_the_help_page_first(use_kb, domain):
+    question = "can I exchange something for another size instead of a refund?"
+    tracker = make_tracker(text=question, intent="return_item")
+    messages, events = run_action(ActionAskOrderId(), tracker, domain)
+    assert responses(messages) == ["utter_knowledge_answer", "utter_ask_order_id_after_answer"]
+    assert messages[0]["source"].lower().startswith("returns")
+    assert events == []
+
+
+@pytest.mark.parametrize(
+    "text, intent",
+    [("I want to return the boots", "return_item"), ("cancel my order", "cancel_order"), ("SA-1", "inform")],
+)
+def test_a_request_gets_the_plain_question_for_the_order_number(monkeypatch, domain, text, intent):
+    monkeypatch.setattr(policy_answers, "_knowledge_base", lambda: pytest.fail("not consulted"))
+    messages, _ = run_action(ActionAskOrderId(), make_tracker(text=text, intent=intent), domain)
+    assert responses(messages) == ["utter_ask_order_id"]
+
+
+def test_delivery_trouble_question_or_report(use_kb, domain):
+    question = make_tracker(text="what happens if a parcel arrives damaged?", intent="delivery_problem")
+    messages, _ = run_action(ActionAnswerDeliveryProblem(), question, domain)
+    assert responses(messages) == ["utter_knowledge_answer"]
+    report = make_tracker(text="my parcel never arrived", intent="delivery_problem")
+    messages, _ = run_action(ActionAnswerDeliveryProblem(), report, domain)
+    assert responses(messages) == ["utter_delivery_problem"]

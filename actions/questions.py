@@ -1,0 +1,58 @@
+"""A general question or a request? Arbitration between the help pages and the order flows.
+
+The NLU gives the *topic* of a message (returns, cancelling, an order's whereabouts); whether the shopper
+asks how something works or wants it done is a second, independent reading. "Can I swap for a bigger
+size?" and "I want to return the boots from SA-100002" are both `return_item`: the first wants the
+exchange rules, the second a return. Starting the order form on the first asks for an order number
+nobody offered. The order intents therefore answer a *general question* from the help pages (and still
+offer the flow), and start the flow right away for a request.
+
+A general question here: reads as a question (question word or modal first, or a question mark), names
+no order number, and carries no request marker ("I want", "please cancel", "my order", "it"): a shopper
+who points at their own order or item wants it handled, whatever the grammar.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any, Dict, Iterable, Optional
+
+#: First words of a question ("how do I ...", "can you ...", "is there ...").
+_QUESTION_START = re.compile(
+    r"^\s*(hi|hello|hey)?[,!.\s]*(how|what|whats|what's|when|which|who|whom|whose|why|can|could|do|does|did|"
+    r"is|are|was|were|will|would|should|shall|may|might|have|has|any|if|in\s+case)\b",
+    re.IGNORECASE,
+)
+#: Words made of letters (keyboard mash and emoji-only messages have few of them).
+_WORD = re.compile(r"[^\W\d_]{2,}")
+#: The shopper wants something done, or points at their own order or item.
+_REQUEST_MARKERS = re.compile(
+    r"\b(i\s+want|i\s+wanna|i\s*'?d\s+like|i\s+would\s+like|i\s+need\s+to|please\s+(cancel|return|refund|change|"
+    r"send|start)|help\s+me\s+(cancel|return)|(my|our|this|that)\s+(order|parcel|package|delivery|refund|return|"
+    r"purchase|money|payment|item|items|stuff|shipment)|where\s+is|where's|wheres|track(ing)?\b)",
+    re.IGNORECASE,
+)
+
+
+def looks_like_question(text: Optional[str]) -> bool:
+    """True for a message that reads as a question of at least three words."""
+    if not text or len(_WORD.findall(text)) < 3:
+        return False
+    return "?" in text or bool(_QUESTION_START.match(text))
+
+
+#: "What if my parcel arrives damaged?": a hypothetical is a question about the rules, possessive or not.
+_HYPOTHETICAL = re.compile(r"^\s*(what\s+if|what\s+happens\s+if|if|in\s+case|suppose)\b", re.IGNORECASE)
+
+
+def is_general_question(text: Optional[str], entities: Iterable[Dict[str, Any]] = ()) -> bool:
+    """True for a question about how things work, not a request about the shopper's own order."""
+    if not looks_like_question(text):
+        return False
+    if any(entity.get("entity") == "order_id" for entity in entities or ()):
+        return False
+    if _HYPOTHETICAL.match(text or ""):
+        return True
+    return not _REQUEST_MARKERS.search(text or "")
+
+
+__all__ = ["is_general_question", "looks_like_question"]

@@ -348,6 +348,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         f"{len(snippets)} snippets: {sum(s['label'] == HANDOFF for s in snippets)} handoff, "
         f"{sum(s['label'] == NO_HANDOFF for s in snippets)} no handoff"
     )
+    print(
+        "NOTE: a TUNED figure. The team wrote these snippets with the triggers in mind and chose the\n"
+        "thresholds on them, so this decision bench flatters the policy. The figures that count are the\n"
+        "conversations written independently: `python -m bench.shopper.run` (handoff recall/precision\n"
+        "over REST on ../shared/eval/conversations.jsonl)."
+    )
     baseline = print_report("baseline: rules.yml (request_human -> action_handoff)", baseline_outcomes, False)
     figures = print_report("HandoffPolicy", policy_outcomes, True)
 
@@ -370,7 +376,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         "recall_anger_sustained": figures["per_trigger"][ANGER_SUSTAINED]["recall"],
         "precision_overall": figures["binary"]["precision"],
     }
-    print("\ntargets:")
+    print("\ntargets (on the tuned snippets):")
     met = True
     for key, value in checks.items():
         ok = value is not None and value >= TARGETS[key]
@@ -380,6 +386,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.json_out:
         args.json_out.parent.mkdir(parents=True, exist_ok=True)
         payload = {
+            "tuned_on_these_snippets": True,
             "policy": figures,
             "baseline": baseline,
             "anger_threshold_sweep": sweep_figures,

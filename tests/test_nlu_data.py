@@ -53,6 +53,7 @@ REQUIRED_INTENTS = {
     "deny",
     "bot_challenge",
     "out_of_scope",
+    "other_language",
     "inform",
 }
 MIN_EXAMPLES_PER_INTENT = 25

@@ -25,6 +25,10 @@ a small JSON file for labels and settings; nothing is pickled. The stored model 
 ``quantization: dynamic_int8_per_channel`` (the default) or ``dynamic_int8`` swaps the encoder's Linear
 layers for dynamically quantized int8 ones when the model is loaded (activation ranges are taken per
 batch, so a message's probabilities can differ slightly between a batch and a single-message call).
+
+With ``noise_probability`` above 0, training (not validation, not prediction) feeds each example, afresh
+every epoch and with that probability, in a shopper-like misspelt form (`perturb_text`: a typo, lower or
+upper case, dropped or doubled final punctuation); order numbers, e-mail addresses and digits stay intact.
 """
 
 from __future__ import annotations
@@ -134,6 +138,7 @@ SENSITIVE_LABELS = "sensitive_labels"
 SENSITIVE_LOSS_WEIGHT = "sensitive_loss_weight"
 SENSITIVE_CLASS_WEIGHTS = "sensitive_class_weights"
 SHOW_PROGRESS = "show_progress"
+NOISE_PROBABILITY = "noise_probability"
 
 _POOLING_CHOICES = ("mean", "cls")
 _PRECISION_CHOICES = ("auto", "bf16", "fp16", "no")
@@ -415,6 +420,104 @@ def read_emotion_file(
     return rows
 
 
+#: Keys around each letter on a QWERTY keyboard (rows are offset by half a key).
+_KEY_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
+
+
+def _neighbour_keys() -> Dict[str, str]:
+    neighbours: Dict[str, str] = {}
+    for row_index, row in enumerate(_KEY_ROWS):
+        for index, key in enumerate(row):
+            near = [row[j] for j in (index - 1, index + 1) if 0 <= j < len(row)]
+            if row_index > 0:  # the row above is shifted left: keys `index` and `index + 1`
+                above = _KEY_ROWS[row_index - 1]
+                near += [above[j] for j in (index, index + 1) if j < len(above)]
+            if row_index < len(_KEY_ROWS) - 1:  # the row below is shifted right: `index - 1`, `index`
+                below = _KEY_ROWS[row_index + 1]
+                near += [below[j] for j in (index - 1, index) if 0 <= j < len(below)]
+            neighbours[key] = "".join(near)
+    return neighbours
+
+
+QWERTY_NEIGHBOURS = _neighbour_keys()
+#: Text that `perturb_text` never changes: e-mail addresses, order numbers (SA-100042, sa 100042,
+#: #SA-100042, #100042) and every token with a digit in it.
+_PROTECTED_RE = re.compile(
+    r"[\w.+%-]+@[\w-]+(?:\.[\w-]+)+|(?:#\s?)?\bsa\s?[-_#:]?\s?\d+|[\w#-]*\d[\w-]*", re.IGNORECASE
+)
+#: Words that may get a typo: 4+ ASCII letters.
+_TYPO_WORD_RE = re.compile(r"\b[A-Za-z]{4,}\b")
+_FINAL_PUNCTUATION = "?!."
+_TYPOS = ("swap", "drop", "double", "neighbour")
+
+
+def _protected_spans(text: str) -> List[Tuple[int, int]]:
+    return [match.span() for match in _PROTECTED_RE.finditer(text)]
+
+
+def _typo(text: str, rng: random.Random) -> str:
+    """One typo (swap two adjacent letters, drop, double or hit a neighbouring key) in one 4+ letter word
+    outside the protected spans."""
+    spans = _protected_spans(text)
+    words = [match for match in _TYPO_WORD_RE.finditer(text)
+             if not any(start < match.end() and match.start() < end for start, end in spans)]
+    if not words:
+        return text
+    word = rng.choice(words)
+    letters, kind, index = word.group(), rng.choice(_TYPOS), rng.randrange(len(word.group()))
+    if kind == "swap":
+        index = min(index, len(letters) - 2)
+        typo = letters[:index] + letters[index + 1] + letters[index] + letters[index + 2 :]
+    elif kind == "drop":
+        typo = letters[:index] + letters[index + 1 :]
+    elif kind == "double":
+        typo = letters[: index + 1] + letters[index:]
+    else:
+        key = rng.choice(QWERTY_NEIGHBOURS[letters[index].lower()])
+        typo = letters[:index] + (key.upper() if letters[index].isupper() else key) + letters[index + 1 :]
+    return text[: word.start()] + typo + text[word.end() :]
+
+
+def _change_case(text: str, rng: random.Random) -> str:
+    """The whole text lower- or upper-cased (one that differs from ``text``), protected spans as they were."""
+    spans = _protected_spans(text) + [(len(text), len(text))]
+    variants = []
+    for change in (str.lower, str.upper):
+        pieces, last = [], 0
+        for start, end in spans:
+            pieces += [change(text[last:start]), text[start:end]]
+            last = end
+        variants.append("".join(pieces))
+    variants = [variant for variant in variants if variant != text]
+    return rng.choice(variants) if variants else text
+
+
+def _change_final_punctuation(text: str, rng: random.Random) -> str:
+    """A final "?", "!" or "." removed or doubled ("?" -> "" or "??")."""
+    if len(text) < 2 or text[-1] not in _FINAL_PUNCTUATION:
+        return text
+    return text[:-1] if rng.random() < 0.5 else text + text[-1]
+
+
+_PERTURBATIONS = (_typo, _change_case, _change_final_punctuation)
+
+
+def perturb_text(text: str, rng: random.Random) -> str:
+    """``text`` as a hurried shopper might type it: one or two of a typo, lower/upper case and a dropped
+    or doubled final punctuation mark, drawn from ``rng`` (same rng state, same result). Perturbations
+    that cannot apply (no 4+ letter word, already lower case, no final punctuation) are skipped for the
+    next one, so the text changes whenever any can. Order numbers, e-mail addresses and digits are kept.
+    """
+    wanted = rng.randint(1, 2)
+    for perturbation in rng.sample(_PERTURBATIONS, len(_PERTURBATIONS)):
+        changed = perturbation(text, rng)
+        if changed != text:
+            text, wanted = changed, wanted - 1
+            if wanted == 0:
+                break
+    return text
+
+
 def _stratified_split(
     examples: Sequence[_Example], fraction: float, rng: random.Random
 ) -> Tuple[List[_Example], List[_Example]]:
@@ -547,6 +650,12 @@ class TransformerIntentEmotionClassifier(IntentClassifier, GraphComponent):
             WEIGHT_DECAY: 0.01,
             # Dropout on the pooled sentence embedding before the heads.
             DROPOUT: 0.1,
+            # Training-time noise: each epoch, each training example is fed with this probability as a
+            # hurried shopper might type it (`perturb_text`: one or two of a typo in a 4+ letter word,
+            # lower or upper case, final "?"/"!"/"." dropped or doubled; order numbers, e-mail addresses
+            # and digits untouched), drawn from `seed` and the epoch. Validation and prediction see the
+            # real text. Note that upper case and "!!" can carry anger: keep it modest. 0 = off.
+            NOISE_PROBABILITY: 0.0,
             # Gradient clipping (max global L2 norm); 0 disables clipping.
             MAX_GRAD_NORM: 1.0,
             # Random seed for head initialisation, shuffling, dropout and the validation split.
@@ -686,6 +795,12 @@ class TransformerIntentEmotionClassifier(IntentClassifier, GraphComponent):
         for key in (MAX_LENGTH, MAX_CHARS, BATCH_SIZE, INFERENCE_BATCH_SIZE):
             if int(config[key]) < 1:
                 raise InvalidConfigException(f"'{key}' must be a positive integer.")
+        noise = config[NOISE_PROBABILITY]
+        if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not 0.0 <= noise <= 1.0:
+            raise InvalidConfigException(
+                f"'{NOISE_PROBABILITY}' must be a number from 0 (off) to 1 (every training example "
+                f"perturbed every epoch); got {noise!r}."
+            )
         if int(config[EPOCHS]) < 0 or int(config[RANKING_LENGTH]) < 0:
             raise InvalidConfigException(f"'{EPOCHS}' and '{RANKING_LENGTH}' must not be negative.")
 
@@ -1052,8 +1167,15 @@ class TransformerIntentEmotionClassifier(IntentClassifier, GraphComponent):
         return [_Example(text[: self.max_chars], IGNORE_INDEX, emotion_index[label]) for text, label in kept]
 
     def _batches(
-        self, dataset: Sequence[_Example], shuffle: bool, generator: Optional[torch.Generator] = None
+        self,
+        dataset: Sequence[_Example],
+        shuffle: bool,
+        generator: Optional[torch.Generator] = None,
+        noise_rng: Optional[random.Random] = None,
     ) -> Iterator[Tuple[Dict[str, torch.Tensor], torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """Encoded batches; with ``noise_rng`` (training only) each text is perturbed with probability
+        `noise_probability`."""
+        noise = float(self.config[NOISE_PROBABILITY])
         batch_size = int(self.config[BATCH_SIZE])
         if shuffle:
             order = torch.randperm(len(dataset), generator=generator).tolist()
@@ -1061,7 +1183,11 @@ class TransformerIntentEmotionClassifier(IntentClassifier, GraphComponent):
             order = list(range(len(dataset)))
         for start in range(0, len(order), batch_size):
             batch = [dataset[index] for index in order[start : start + batch_size]]
-            inputs = self._encode([example.text for example in batch])
+            texts = [example.text for example in batch]
+            if noise_rng is not None:
+                texts = [perturb_text(text, noise_rng) if noise_rng.random() < noise else text
+                         for text in texts]
+            inputs = self._encode(texts)
             intents = torch.tensor([example.intent for example in batch], device=self.device)
             emotions = torch.tensor([example.emotion for example in batch], device=self.device)
             sensitive = torch.tensor([example.sensitive for example in batch], device=self.device)
@@ -1195,8 +1321,10 @@ class TransformerIntentEmotionClassifier(IntentClassifier, GraphComponent):
         epoch = 0
         for epoch in range(1, epochs + 1):
             running, seen = 0.0, 0
-            for inputs, intents, emotions, sensitive in self._batches(train_set, shuffle=True,
-                                                                      generator=generator):
+            # Fresh noise every epoch, seeded by the seed and the epoch; none (no rng drawn) when off.
+            noise_rng = random.Random(f"{seed}-noise-{epoch}") if self.config[NOISE_PROBABILITY] else None
+            batches = self._batches(train_set, shuffle=True, generator=generator, noise_rng=noise_rng)
+            for inputs, intents, emotions, sensitive in batches:
                 loss, _ = self._loss(model, inputs, intents, emotions, sensitive)
                 optimizer.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()

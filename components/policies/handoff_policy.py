@@ -463,9 +463,9 @@ class HandoffPolicy(Policy):
             # only). 4: one understood turn in between (a "hello?" after three misunderstandings)
             # does not reset the count.
             "fallback_window": 4,
-            # Intents that mean "not understood": FallbackClassifier's intent, and out_of_scope, where
-            # the shop's NLU data puts keyboard mash and messages in languages the bot does not speak.
-            "fallback_intents": [DEFAULT_NLU_FALLBACK_INTENT_NAME, "out_of_scope"],
+            # Intents that mean "not understood": FallbackClassifier's intent, out_of_scope (where the
+            # shop's NLU data puts keyboard mash) and other_language (a language the bot does not speak).
+            "fallback_intents": [DEFAULT_NLU_FALLBACK_INTENT_NAME, "out_of_scope", "other_language"],
             # Bot actions that mean "not understood" (answers to earlier turns).
             "fallback_actions": [
                 ACTION_DEFAULT_FALLBACK_NAME,
@@ -495,6 +495,7 @@ class HandoffPolicy(Policy):
                 "thank",
                 "bot_challenge",
                 "out_of_scope",
+                "other_language",
                 "request_human",
                 DEFAULT_NLU_FALLBACK_INTENT_NAME,
             ],

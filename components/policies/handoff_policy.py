@@ -44,8 +44,9 @@ Triggers, in the order they are checked (the first that fires is recorded as the
     ``fallback_intents`` (NLU fallback, out of scope), intent confidence below ``low_confidence_threshold``,
     or the bot answered with a fallback action.
 ``repeated_request``
-    The same request (same intent, or intents grouped in ``repeat_equivalent_intents``, and no
-    conflicting entity values) ``repeat_min_count`` times in a row
+    The bot gave the same answer to the two previous messages and the shopper asks again
+    (``repeat_same_answer``), or the same request (same intent, or intents grouped in
+    ``repeat_equivalent_intents``, and no conflicting entity values) ``repeat_min_count`` times in a row
     within the last ``repeat_window`` user turns; intents in ``repeat_ignored_intents`` (affirm, deny,
     inform, greet ...) are skipped, they neither count nor break the row.
 
@@ -114,6 +115,7 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import (
     ActionExecuted,
     ActiveLoop,
+    BotUttered,
     ConversationPaused,
     ConversationResumed,
     Event,
@@ -186,6 +188,8 @@ class UserTurn:
     emotion_confidence: float
     anger: float
     bot_actions: Tuple[str, ...] = ()
+    # What the bot said in answer to this message (texts of its BotUttered events).
+    bot_texts: Tuple[str, ...] = ()
     active_loop: Optional[str] = None
     # The NLU's sensitive-topic prediction (``parse_data["sensitive"]``, set by the transformer
     # classifier when it was trained with sensitive labels): label and confidence, None without one.
@@ -272,31 +276,43 @@ def user_turns_since_last_handoff(
     labels = set(anger_labels)
     turns: List[UserTurn] = []
     bot_actions: List[str] = []
+    bot_texts: List[str] = []
     active_loop: Optional[str] = None
 
     def close_turn() -> None:
-        if turns and bot_actions:
+        if turns and (bot_actions or bot_texts):
             last = turns[-1]
-            turns[-1] = replace(last, bot_actions=last.bot_actions + tuple(bot_actions))
+            turns[-1] = replace(
+                last,
+                bot_actions=last.bot_actions + tuple(bot_actions),
+                bot_texts=last.bot_texts + tuple(bot_texts),
+            )
         bot_actions.clear()
+        bot_texts.clear()
 
     for event in events:
         if isinstance(event, (Restarted, SessionStarted)):
             turns, active_loop = [], None
             bot_actions.clear()
+            bot_texts.clear()
         elif isinstance(event, ConversationResumed):
             turns = []
             bot_actions.clear()
+            bot_texts.clear()
         elif isinstance(event, ActiveLoop):
             active_loop = event.name
         elif isinstance(event, UserUttered):
             close_turn()
             turns.append(_turn_from_event(event, labels, active_loop))
+        elif isinstance(event, BotUttered):
+            if event.text:
+                bot_texts.append(event.text)
         elif isinstance(event, ActionExecuted):
             name = event.action_name
             if name == handoff_action:
                 turns = []
                 bot_actions.clear()
+                bot_texts.clear()
             elif name and name != ACTION_LISTEN_NAME:
                 bot_actions.append(name)
     close_turn()
@@ -479,6 +495,10 @@ class HandoffPolicy(Policy):
             "repeat_min_count": 3,
             # ... within this many latest user turns.
             "repeat_window": 4,
+            # Also a repeated request: the bot gave the same answer (same text) to the two previous messages
+            # and the shopper asks again (any intent but the ignored ones): the answer did not help, and
+            # however the NLU labels the third try, the bot would only say it once more.
+            "repeat_same_answer": True,
             # Groups of intents that count as the same request ("where is my parcel?" and "has it been
             # lost?" are one unanswered request whichever of the two the NLU picks each time).
             "repeat_equivalent_intents": [
@@ -857,4 +877,8 @@ class HandoffPolicy(Policy):
             count += 1
         if count >= self.config["repeat_min_count"]:
             return {"intent": latest.intent, "times": count}
+        if self.config["repeat_same_answer"] and len(turns) >= 3:
+            before, previous = turns[-3].bot_texts, turns[-2].bot_texts
+            if before and before == previous:
+                return {"intent": latest.intent, "same_answer_twice": True}
         return None

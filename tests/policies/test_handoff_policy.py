@@ -15,7 +15,7 @@ from rasa.engine.storage.resource import Resource
 from rasa.engine.training.fingerprinting import calculate_fingerprint_key
 from rasa.shared.core.constants import ACTION_LISTEN_NAME, REQUESTED_SLOT
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ActiveLoop, SlotSet, UserUtteranceReverted
+from rasa.shared.core.events import ActiveLoop, BotUttered, SlotSet, UserUtteranceReverted
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.exceptions import InvalidConfigException
 
@@ -306,6 +306,27 @@ def test_equivalent_intents_count_as_the_same_request(tmp_path: Path, domain: Do
     assert reason(make_policy(tmp_path), conversation(domain, steps)) == REPEATED_REQUEST
     separate = make_policy(tmp_path, repeat_equivalent_intents=[])
     assert reason(separate, conversation(domain, steps)) is None
+
+
+def test_the_same_answer_twice_and_a_third_ask_is_a_repeated_request(tmp_path: Path, domain: Domain) -> None:
+    """However the NLU labels each try, a shopper who got the same answer twice and asks again is stuck."""
+    answer = BotUttered("If a payment does not go through, check the card details ...")
+    steps = [
+        user("payment_issue", text="charged but no confirmation"), "action_answer_policy_question", answer,
+        user("account_help", text="card charged, no order in my account"),
+        "action_answer_policy_question",
+        answer,
+        user("order_status", text="hello?? money gone, no order. what happened?"),
+    ]
+    policy = make_policy(tmp_path)
+    assert reason(policy, conversation(domain, steps)) == REPEATED_REQUEST
+    assert policy.decide(conversation(domain, steps)).details[REPEATED_REQUEST]["same_answer_twice"] is True
+    assert reason(make_policy(tmp_path, repeat_same_answer=False), conversation(domain, steps)) is None
+    different = list(steps)
+    different[5] = BotUttered("Something else entirely.")
+    assert reason(policy, conversation(domain, different)) is None
+    thanks = steps[:-1] + [user("thank", text="ok thanks")]
+    assert reason(policy, conversation(domain, thanks)) is None
 
 
 @pytest.mark.parametrize(

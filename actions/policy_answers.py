@@ -16,6 +16,7 @@ import os
 from typing import Any, Dict, List, Optional, Sequence
 
 from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -163,6 +164,35 @@ class ActionAskOrderId(Action):
         return []
 
 
+def slot_before_latest_message(tracker: Tracker, slot: str) -> Any:
+    """The value ``slot`` had before the shopper's latest message (slot mappings may have changed it)."""
+    events = list(tracker.events or [])
+    latest_user = max((i for i, e in enumerate(events) if e.get("event") == "user"), default=len(events))
+    for event in reversed(events[:latest_user]):
+        if event.get("event") == "slot" and event.get("name") == slot:
+            return event.get("value")
+    return None
+
+
+class ActionOrderFormInterjection(Action):
+    """An order intent while the order form waits for an answer. A general question ("if I cancel, how long
+    until I get my money back?") is answered from the help pages and does not change the task the form is
+    doing (the `order_task` slot mapping set it from the question's intent, so it is put back); a repeated or
+    changed request gets a short "I'm on it". The form then asks its question again (rule)."""
+
+    def name(self) -> str:
+        return "action_order_form_interjection"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Dict[str, Any]]:
+        if answer_general_question(dispatcher, tracker):
+            task = slot_before_latest_message(tracker, "order_task")
+            return [SlotSet("order_task", task)] if task and task != tracker.get_slot("order_task") else []
+        dispatcher.utter_message(response="utter_order_form_still_asking")
+        return []
+
+
 class ActionAnswerDeliveryProblem(Action):
     """A general question about delivery trouble ("what if my parcel arrives damaged?") from the help
     pages; a report of a problem ("my parcel never arrived") gets `utter_delivery_problem`, which asks for
@@ -183,6 +213,7 @@ __all__ = [
     "ActionAnswerDeliveryProblem",
     "ActionAnswerPolicyQuestion",
     "ActionAskOrderId",
+    "ActionOrderFormInterjection",
     "POLICY_INTENTS",
     "answer_general_question",
     "choose_passage",

@@ -10,12 +10,13 @@ from actions.policy_answers import (
     ActionAnswerDeliveryProblem,
     ActionAnswerPolicyQuestion,
     ActionAskOrderId,
+    ActionOrderFormInterjection,
     choose_passage,
     policy_threshold,
 )
 from actions.questions import is_general_question
 from shop.knowledge import DEFAULT_PATH, DEFAULT_THRESHOLD, KnowledgeBase, Passage
-from tests.actions.conftest import make_tracker, responses, run_action
+from tests.actions.conftest import make_tracker, responses, run_action, slot_events
 
 
 def _passage(key, score):
@@ -172,3 +173,27 @@ def test_delivery_trouble_question_or_report(use_kb, domain):
     report = make_tracker(text="my parcel never arrived", intent="delivery_problem")
     messages, _ = run_action(ActionAnswerDeliveryProblem(), report, domain)
     assert responses(messages) == ["utter_delivery_problem"]
+
+
+def _in_form_tracker(text, intent):
+    """The order form asks for the e-mail of a cancellation; the shopper's message set order_task anew."""
+    tracker = make_tracker(text=text, intent=intent, slots={"order_task": "refund_status"},
+                           active_loop="order_form", requested_slot="email")
+    tracker.events[:0] = [{"event": "slot", "name": "order_task", "value": "cancel"}]
+    tracker.events.append({"event": "slot", "name": "order_task", "value": "refund_status"})
+    return tracker
+
+
+def test_a_question_while_the_form_asks_is_answered_and_keeps_the_task(use_kb, domain):
+    tracker = _in_form_tracker("hang on, if I cancel how long until I get the money back?", "refund_status")
+    messages, events = run_action(ActionOrderFormInterjection(), tracker, domain)
+    assert responses(messages) == ["utter_knowledge_answer"]
+    assert slot_events(events) == {"order_task": "cancel"}
+
+
+def test_a_repeated_request_while_the_form_asks_gets_a_reminder(monkeypatch, domain):
+    monkeypatch.setattr(policy_answers, "_knowledge_base", lambda: pytest.fail("not consulted"))
+    tracker = _in_form_tracker("cancel my order", "cancel_order")
+    messages, events = run_action(ActionOrderFormInterjection(), tracker, domain)
+    assert responses(messages) == ["utter_order_form_still_asking"]
+    assert events == []

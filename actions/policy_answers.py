@@ -21,7 +21,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import MAX_TEXT_LENGTH, clean_text, latest_intent
-from actions.questions import is_general_question
+from actions.questions import asks_how_things_work, is_general_question
 
 logger = logging.getLogger(__name__)
 
@@ -128,12 +128,17 @@ class ActionAnswerPolicyQuestion(Action):
         return []
 
 
-def answer_general_question(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
+def answer_general_question(
+    dispatcher: CollectingDispatcher, tracker: Tracker, with_order: bool = False
+) -> bool:
     """Answers the latest message from the help pages when it is a general question (see
-    actions/questions.py) and a passage fits; False (nothing sent) otherwise."""
+    actions/questions.py) and a passage fits; False (nothing sent) otherwise. ``with_order``: also a
+    question with a policy cue about the shopper's own order ("is it too late to cancel SA-100021?"),
+    for the order form, which goes on with the request after the answer."""
     message = tracker.latest_message or {}
     question = clean_text(message.get("text"), MAX_TEXT_LENGTH)
-    if not question or not is_general_question(question, message.get("entities") or []):
+    is_question = asks_how_things_work if with_order else is_general_question
+    if not question or not is_question(question, message.get("entities") or []):
         return False
     passage = passage_for(question, "the flow")
     if passage is None:
@@ -147,9 +152,9 @@ def answer_general_question(dispatcher: CollectingDispatcher, tracker: Tracker) 
 
 
 class ActionAskOrderId(Action):
-    """The order form's question for the order number. When the message that started the form is a
-    general question ("can I swap for a bigger size?"), the help page answers it first and the form then
-    only offers to do it for one of the shopper's orders."""
+    """The order form's question for the order number. When the message that started the form asks how
+    things work ("can I swap for a bigger size?", "how long until my refund arrives?"), the help page
+    answers it first and the form then only offers to do it for one of the shopper's orders."""
 
     def name(self) -> str:
         return "action_ask_order_id"
@@ -157,10 +162,28 @@ class ActionAskOrderId(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[Dict[str, Any]]:
-        if latest_intent(tracker) in ORDER_TASK_INTENTS and answer_general_question(dispatcher, tracker):
+        if latest_intent(tracker) in ORDER_TASK_INTENTS and answer_general_question(
+            dispatcher, tracker, with_order=True
+        ):
             dispatcher.utter_message(response="utter_ask_order_id_after_answer")
         else:
             dispatcher.utter_message(response="utter_ask_order_id")
+        return []
+
+
+class ActionAskEmail(Action):
+    """The order form's question for the e-mail address. A message that named its order and asks how
+    things work ("how do I cancel SA-100021?") gets the help page's answer before the identity check."""
+
+    def name(self) -> str:
+        return "action_ask_email"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Dict[str, Any]]:
+        if latest_intent(tracker) in ORDER_TASK_INTENTS:
+            answer_general_question(dispatcher, tracker, with_order=True)
+        dispatcher.utter_message(response="utter_ask_email")
         return []
 
 
@@ -212,6 +235,7 @@ class ActionAnswerDeliveryProblem(Action):
 __all__ = [
     "ActionAnswerDeliveryProblem",
     "ActionAnswerPolicyQuestion",
+    "ActionAskEmail",
     "ActionAskOrderId",
     "ActionOrderFormInterjection",
     "POLICY_INTENTS",

@@ -44,6 +44,25 @@ def looks_like_question(text: Optional[str]) -> bool:
 _HYPOTHETICAL = re.compile(r"^\s*(what\s+if|what\s+happens\s+if|if|in\s+case|suppose)\b", re.IGNORECASE)
 
 
+#: Questions about how things work even when they name the shopper's own order: "how long until my refund
+#: arrives?", "is it too late to cancel?", "what happens now?". Order forms answer these from the help pages
+#: before asking their question (the request still goes ahead).
+_POLICY_CUE = re.compile(
+    r"\b(how\s+(do|can|does|long|much|soon)|is\s+it\s+(too\s+late|possible|still)|can\s+i\s+still|"
+    r"what\s+happens|what\s+now|what\s+do\s+i\s+do|why\s+(has|hasn't|hasnt|does|doesn't|do|is|isn't|did|didn't)|"
+    r"any\s+way\s+to|do\s+i\s+(get|have|need|pay))\b",
+    re.IGNORECASE,
+)
+
+
+def asks_how_things_work(text: Optional[str], entities: Iterable[Dict[str, Any]] = ()) -> bool:
+    """A general question, or a question with a policy cue even about the shopper's own order ("how do I
+    cancel SA-100021?"): the help pages have something to say before the flow goes on."""
+    if is_general_question(text, entities):
+        return True
+    return looks_like_question(text) and bool(_POLICY_CUE.search(text or ""))
+
+
 def is_general_question(text: Optional[str], entities: Iterable[Dict[str, Any]] = ()) -> bool:
     """True for a question about how things work, not a request about the shopper's own order."""
     if not looks_like_question(text):
@@ -55,4 +74,4 @@ def is_general_question(text: Optional[str], entities: Iterable[Dict[str, Any]] 
     return not _REQUEST_MARKERS.search(text or "")
 
 
-__all__ = ["is_general_question", "looks_like_question"]
+__all__ = ["asks_how_things_work", "is_general_question", "looks_like_question"]

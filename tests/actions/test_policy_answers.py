@@ -9,12 +9,13 @@ from actions.policy_answers import (
     POLICY_INTENTS,
     ActionAnswerDeliveryProblem,
     ActionAnswerPolicyQuestion,
+    ActionAskEmail,
     ActionAskOrderId,
     ActionOrderFormInterjection,
     choose_passage,
     policy_threshold,
 )
-from actions.questions import is_general_question
+from actions.questions import asks_how_things_work, is_general_question
 from shop.knowledge import DEFAULT_PATH, DEFAULT_THRESHOLD, KnowledgeBase, Passage
 from tests.actions.conftest import make_tracker, responses, run_action, slot_events
 
@@ -197,3 +198,25 @@ def test_a_repeated_request_while_the_form_asks_gets_a_reminder(monkeypatch, dom
     messages, events = run_action(ActionOrderFormInterjection(), tracker, domain)
     assert responses(messages) == ["utter_order_form_still_asking"]
     assert events == []
+
+
+def test_a_how_question_about_a_named_order_gets_the_help_page_before_the_identity_check(use_kb, domain):
+    order = [{"entity": "order_id", "value": "SA-100003"}]
+    text = "is it too late to cancel SA-100003? it shipped already"
+    tracker = make_tracker(text=text, intent="cancel_order", entities=order)
+    messages, _ = run_action(ActionAskEmail(), tracker, domain)
+    assert responses(messages) == ["utter_knowledge_answer", "utter_ask_email"]
+    plain = make_tracker(text="cancel SA-100003 please", intent="cancel_order", entities=order)
+    assert responses(run_action(ActionAskEmail(), plain, domain)[0]) == ["utter_ask_email"]
+    retry = make_tracker(text="alex@example.com", intent="inform")
+    assert responses(run_action(ActionAskEmail(), retry, domain)[0]) == ["utter_ask_email"]
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [("how long until my refund arrives?", True), ("is it too late to cancel my order?", True),
+     ("where is my order?", False), ("cancel my order please", False),
+     ("when will my order SA-100001 come?", False)],
+)
+def test_policy_cues_in_questions_about_ones_own_order(text, expected):
+    assert asks_how_things_work(text, []) is expected

@@ -434,6 +434,12 @@ class HandoffPolicy(Policy):
                 r"\b(someone|somebody|a\s+person|a\s+human)\s+(from|in|at)\s+(your\s+|the\s+)?"
                 r"(customer\s+(service|support|care)|support|team|staff)\b",
             ],
+            # Texts that say the shopper does NOT want a person ("no thanks, don't need a human"): the
+            # explicit trigger ignores messages that match one of these (case-insensitive).
+            "explicit_request_negations": [
+                r"\b(don'?t|do\s+not|no\s+need\s+(for|to)|not)\s+(need|want|looking\s+for)?\s*"
+                r"(a|an|to\s+(talk|speak)\s+(to|with)\s+a)?\s*(human|person|agent|real\s+person|someone)\b",
+            ],
             # --- sensitive_topic ---
             # Intents that always go to a person (e.g. a future `report_fraud`). [] : text patterns only.
             "sensitive_intents": [],
@@ -444,6 +450,10 @@ class HandoffPolicy(Policy):
             # harassment, data leaks, a deceased account holder). null disables it.
             "sensitive_model_threshold": 0.5,
             "sensitive_none_labels": ["none"],
+            # A pattern match below is ignored when the sensitive head is at least this sure the message
+            # is about nothing sensitive ("just watched a movie about an online shopping scam"). null:
+            # patterns always fire.
+            "sensitive_pattern_veto": 0.95,
             # Regular expressions (case-insensitive) on the message text.
             "sensitive_patterns": [
                 r"\bfraud\w*",
@@ -534,6 +544,7 @@ class HandoffPolicy(Policy):
         super().__init__(config, model_storage, resource, execution_context, featurizer=featurizer)
         self._validate_config(self.config)
         self._explicit_patterns = self._compile(self.config["explicit_request_patterns"])
+        self._explicit_negations = self._compile(self.config["explicit_request_negations"])
         self._sensitive_patterns = self._compile(self.config["sensitive_patterns"])
         self._warned: Set[str] = set()
 
@@ -578,17 +589,18 @@ class HandoffPolicy(Policy):
             value = config[key]
             if not isinstance(value, int) or value < minimum:
                 fail(f"`{key}` must be an integer >= {minimum}, got {value!r}.")
-        threshold = config["sensitive_model_threshold"]
-        numeric = isinstance(threshold, (int, float)) and not isinstance(threshold, bool)
-        if threshold is not None and not (numeric and 0.0 <= threshold <= 1.0):
-            fail(f"`sensitive_model_threshold` must be null or a number between 0 and 1, got {threshold!r}.")
+        for key in ("sensitive_model_threshold", "sensitive_pattern_veto"):
+            value = config[key]
+            numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+            if value is not None and not (numeric and 0.0 <= value <= 1.0):
+                fail(f"`{key}` must be null or a number between 0 and 1, got {value!r}.")
         if config["anger_min_turns"] > config["anger_window"]:
             fail("`anger_min_turns` cannot exceed `anger_window`.")
         if config["fallback_turns"] > config["fallback_window"]:
             fail("`fallback_turns` cannot exceed `fallback_window`.")
         if config["repeat_min_count"] > config["repeat_window"]:
             fail("`repeat_min_count` cannot exceed `repeat_window`.")
-        for key in ("explicit_request_patterns", "sensitive_patterns"):
+        for key in ("explicit_request_patterns", "explicit_request_negations", "sensitive_patterns"):
             for pattern in config[key]:
                 try:
                     re.compile(pattern)
@@ -775,6 +787,8 @@ class HandoffPolicy(Policy):
 
     def _explicit_request(self, turns: List[UserTurn]) -> Optional[Dict[str, Any]]:
         latest = turns[-1]
+        if self._matching_pattern(self._explicit_negations, latest) is not None:
+            return None
         if (
             latest.intent in self.config["explicit_request_intents"]
             and latest.confidence >= self.config["explicit_request_threshold"]
@@ -801,6 +815,13 @@ class HandoffPolicy(Policy):
             and latest.sensitive_confidence >= float(threshold)
         ):
             return {"topic": latest.sensitive, "confidence": round(latest.sensitive_confidence, 3)}
+        veto = self.config["sensitive_pattern_veto"]
+        if (
+            veto is not None
+            and latest.sensitive in set(self.config["sensitive_none_labels"])
+            and latest.sensitive_confidence >= float(veto)
+        ):
+            return None
         pattern = self._matching_pattern(self._sensitive_patterns, latest)
         if pattern is not None:
             return {"pattern": pattern}

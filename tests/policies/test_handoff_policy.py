@@ -610,3 +610,27 @@ def test_fingerprint_follows_the_config() -> None:
     key = calculate_fingerprint_key(HandoffPolicy, config, {})
     assert key == calculate_fingerprint_key(HandoffPolicy, dict(config), {})
     assert key != calculate_fingerprint_key(HandoffPolicy, {**config, "anger_threshold": 0.7}, {})
+
+
+def test_a_shopper_who_says_they_need_no_person_is_not_handed_over(policy: HandoffPolicy, domain: Domain):
+    declined = "no thanks, don't need a human, that's all I wanted to know"
+    assert reason(policy, conversation(domain, [user("request_human", 0.8, text=declined)])) is None
+    asked = "I don't want the bot, get me a human"  # the negation is about the bot, not a person
+    assert reason(policy, conversation(domain, [user("request_human", 0.8, text=asked)])) == EXPLICIT_REQUEST
+
+
+def test_the_sensitive_head_vetoes_a_keyword_in_a_harmless_message(tmp_path: Path, domain: Domain) -> None:
+    text = "just watched a movie about a huge online shopping scam, wild stuff"
+
+    def said(confidence: float):
+        return conversation(
+            domain, [user("out_of_scope", text=text, sensitive="none", sensitive_confidence=confidence)]
+        )
+
+    sure_none, unsure = said(0.99), said(0.7)
+    no_head = conversation(domain, [user("out_of_scope", text=text)])
+    policy = make_policy(tmp_path)
+    assert reason(policy, sure_none) is None
+    assert reason(policy, unsure) == SENSITIVE_TOPIC
+    assert reason(policy, no_head) == SENSITIVE_TOPIC
+    assert reason(make_policy(tmp_path, sensitive_pattern_veto=None), sure_none) == SENSITIVE_TOPIC

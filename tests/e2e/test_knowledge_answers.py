@@ -34,8 +34,8 @@ from tests.servers import (
 # model ("I lost my gift card code" went to payment_issue / discount_code after a retrain), so the test
 # checks that first and says so when it no longer holds.
 QUESTIONS = [
-    ("what if the gift card code never arrived by e-mail", "Gift cards, Lost codes and refunds"),
-    ("is accidental damage covered by the warranty", "Warranty and repairs, Warranty cover"),
+    ("lost gift card code", "Gift cards, Lost codes and refunds"),
+    ("warranty and accidental damage", "Warranty and repairs, Warranty cover"),
 ]
 COMPOSED_PREFIX = "In short:"
 

@@ -44,6 +44,13 @@ def _best_passage(question: str) -> Optional[Any]:
     return passages[0] if passages else None
 
 
+def utter_passage(dispatcher: CollectingDispatcher, passage: Any) -> None:
+    """Sends one help-page passage as it stands, with its page and section as the source."""
+    dispatcher.utter_message(
+        response="utter_knowledge_answer", answer=passage.text.strip(), source=_source_line([passage])
+    )
+
+
 def _source_line(passages: List[Any]) -> str:
     seen: List[str] = []
     for passage in passages:
@@ -96,8 +103,5 @@ class ActionAnswerFromKnowledge(Action):
                 response="utter_knowledge_answer", answer=composed, source=_source_line(passages)
             )
         else:
-            best = passages[0]
-            dispatcher.utter_message(
-                response="utter_knowledge_answer", answer=best.text.strip(), source=_source_line([best])
-            )
+            utter_passage(dispatcher, passages[0])
         return []

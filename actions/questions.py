@@ -8,7 +8,7 @@ nobody offered. The order intents therefore answer a *general question* from the
 offer the flow), and start the flow right away for a request.
 
 A general question here: reads as a question (question word or modal first, or a question mark), names
-no order number, and carries no request marker ("I want", "please cancel", "my order", "it"): a shopper
+no order number, and carries no request marker ("I want", "please cancel", "my order", "where is"): a shopper
 who points at their own order or item wants it handled, whatever the grammar.
 """
 from __future__ import annotations

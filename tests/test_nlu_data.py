@@ -8,6 +8,7 @@ e-mail addresses and the example-level emotion labels (`metadata: {emotion: ...}
 from __future__ import annotations
 
 import re
+import warnings
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Dict, List, Optional, Set
@@ -129,6 +130,16 @@ def _emotion(message) -> Optional[str]:
     if not example_metadata:
         return None
     return example_metadata.get("emotion")
+
+
+def test_loader_skips_nothing() -> None:
+    """Rasa only warns (and drops the line) when an examples block holds something that is not an example,
+    e.g. a `#` comment inside `examples: |`; designers would never notice, so the warning fails here."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        load_data(str(NLU_DIR))
+    skipped = [str(w.message) for w in caught if "will be skipped" in str(w.message)]
+    assert not skipped, "\n".join(skipped)
 
 
 def test_every_required_intent_has_enough_examples(training_data: TrainingData) -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 import json
 import logging
 import re
-from typing import Any, Dict, List, Optional
+from dataclasses import replace
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import SlotSet
@@ -12,20 +13,34 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import MAX_SHORT_LENGTH, clean_text, get_shop, latest_intent, money, shop_guarded
+from actions.knowledge import ActionAnswerFromKnowledge
 from actions.policy_answers import answer_general_question
-from shop.vocabulary import BRANDS, normalize_category, normalize_color, normalize_size
+from actions.search_filters import (
+    ENTITY_FILTERS,
+    FALLBACK_INTENT,
+    SearchFilters,
+    Turn,
+    asks_cheaper,
+    classify_turn,
+    describe_filters,
+    dropped_filters,
+    found_phrase,
+    material_in_text,
+)
+from shop.vocabulary import BRANDS, normalize_category, normalize_color, normalize_material, normalize_size
 
 logger = logging.getLogger(__name__)
 
 #: How many products a search or recommendation lists.
 RESULT_LIMIT = 5
-#: Slots that filter a search. They stay set after a search so that the next message can refine it
-#: ("in red", "under 80"); a new search with another category, or one that names no category ("start
-#: over"), drops the filters the shopper did not name again.
-FILTER_SLOTS = ("category", "color", "size", "brand", "max_price")
+#: Slots that filter a search (filled from the NLU's entities). action_search_products sets them to the
+#: filters it applied; what it applied is also kept whole in `search_filters`, the only record it trusts
+#: (entities of later messages fill these slots whatever those messages were about).
+FILTER_SLOTS = ("category", "color", "size", "brand", "max_price", "material")
 #: Which filter slot an entity fills (a price fills `max_price` unless its role is `min`).
-ENTITY_FILTER_SLOTS = {"category": "category", "color": "color", "size": "size", "brand": "brand",
-                       "price": "max_price"}
+ENTITY_FILTER_SLOTS = ENTITY_FILTERS
+#: The filters of the latest search in this session (a dict, see actions.search_filters.SearchFilters).
+SEARCH_FILTERS_SLOT = "search_filters"
 #: Slot holding the names of the products the latest search listed, in the order shown.
 LISTED_SLOT = "listed_products"
 SEARCH_ACTION = "action_search_products"
@@ -36,10 +51,6 @@ TASK_COMPLETED = "task_completed"
 SUGGESTION_LIMIT = 3
 SEARCH_FORM = "product_search_form"
 
-#: "cheaper ones", "anything less expensive?": refine the search below the cheapest listed price.
-_CHEAPER_RE = re.compile(
-    r"\b(cheaper|less\s+expensive|lower\s+price[sd]?|more\s+affordable)\b", re.IGNORECASE
-)
 _ORDINALS = {
     "first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "fourth": 3, "4th": 3,
     "fifth": 4, "5th": 4, "last": -1,
@@ -54,7 +65,9 @@ _ORDINAL_RE = re.compile(
 #: "that one", "this one": the product talked about last (or the only one listed).
 _DEICTIC_RE = re.compile(r"\b(?:that|this)\s+(?:one|product|item|pair)\b", re.IGNORECASE)
 #: What the relax hint of the shop layer calls each filter, in the shopper's words.
-FILTER_LABELS = {"max_price": "price", "color": "colour", "size": "size", "brand": "brand"}
+FILTER_LABELS = {
+    "max_price": "price", "color": "colour", "size": "size", "brand": "brand", "material": "material",
+}
 
 _PRICE_RE = re.compile(r"\d+(?:[.,]\d{1,2})?")
 
@@ -110,16 +123,17 @@ def canonical_price(value: Any) -> Optional[str]:
     return f"{amount:g}" if amount == int(amount) else f"{amount:.2f}"
 
 
+def canonical_material(value: Any) -> Optional[str]:
+    """The catalog's material word ("Leather" -> "leather", "woollen" -> "wool"), or None."""
+    return normalize_material(clean_text(value, MAX_SHORT_LENGTH))
+
+
 def describe_search(category: Optional[str], color: Optional[str], size: Optional[str],
-                    brand: Optional[str], max_price: Optional[str]) -> str:
-    """Words for what was searched, e.g. ``red Trailpeak jackets in size M under $100``."""
-    words = [w for w in (color, brand, category or "products") if w]
-    text = " ".join(words)
-    if size:
-        text += f" in size {size}"
-    if max_price:
-        text += f" under {money(max_price)}"
-    return text
+                    brand: Optional[str], max_price: Optional[str], material: Optional[str] = None) -> str:
+    """Words for what was searched, e.g. ``red leather bags by Marlow in size M under $100.00``."""
+    filters = SearchFilters(category=category, color=color, size=size, brand=brand, max_price=max_price,
+                            material=material)
+    return describe_filters(filters, money)
 
 
 def ordinal_reference(text: Any) -> Optional[int]:
@@ -202,6 +216,91 @@ def search_history(tracker: Tracker) -> tuple[bool, Optional[str], set[str]]:
     return searched, canonical_category(category), named
 
 
+#: Canonicalises a filter value (None: not a value this filter can take).
+_CANONICAL = {
+    "category": canonical_category,
+    "color": canonical_color,
+    "size": canonical_size,
+    "brand": canonical_brand,
+    "max_price": canonical_price,
+    "material": canonical_material,
+}
+
+
+def message_filters(message: Mapping[str, Any]) -> Dict[str, str]:
+    """Canonical filter values one message names (its entities; a material also from its words, since
+    "wool socks" reaches the NLU as one category phrase). A price with role `min` is no price limit."""
+    values: Dict[str, str] = {}
+    for entity in message.get("entities") or []:
+        if not isinstance(entity, dict):
+            continue
+        name = ENTITY_FILTERS.get(entity.get("entity"))
+        if name is None or (name == "max_price" and entity.get("role") == "min"):
+            continue
+        value = _CANONICAL[name](entity.get("value"))
+        if value is not None:
+            values[name] = value
+    if "material" not in values:
+        material = material_in_text(message.get("text"))
+        if material:
+            values["material"] = material
+    return values
+
+
+def previous_filters(tracker: Tracker) -> SearchFilters:
+    """The filters of the latest search: the `search_filters` slot, or for a search recorded before that
+    slot existed, the filter slots."""
+    stored = SearchFilters.from_slot(tracker.get_slot(SEARCH_FILTERS_SLOT))
+    if stored is not None:
+        return stored
+    return SearchFilters(**{name: _CANONICAL[name](tracker.get_slot(name)) for name in FILTER_SLOTS})
+
+
+def search_request(tracker: Tracker) -> Tuple[Dict[str, Any], List[Dict[str, Any]]]:
+    """(the message that asked for this search, every message of the request) as parse data with text.
+
+    After product_search_form the request is the message that started the form and the answers to its
+    questions, e.g. "I want to search for a product" and "jackets"; otherwise the latest message alone.
+    """
+    latest: Dict[str, Any] = dict(tracker.latest_message or {})
+    if tracker.latest_action_name != SEARCH_FORM:
+        return latest, [latest]
+    users: List[Dict[str, Any]] = []
+    start: Optional[int] = None
+    for event in tracker.events or []:
+        kind = event.get("event")
+        if kind in ("restart", "session_started"):
+            users, start = [], None
+        elif kind == "user":
+            users.append({**(event.get("parse_data") or {}), "text": event.get("text")})
+        elif kind == "active_loop" and event.get("name") == SEARCH_FORM:  # logged when the form starts
+            start = max(len(users) - 1, 0)
+        elif kind == "action" and event.get("name") == SEARCH_ACTION:
+            start = None
+    if start is None or not users:
+        return latest, [latest]
+    request = users[start:-1] + [latest]
+    return request[0], request
+
+
+def just_searched(tracker: Tracker) -> bool:
+    """Whether the bot's answer right before the shopper's latest message was a search."""
+    seen_user = False
+    for event in reversed(tracker.events or []):
+        kind = event.get("event")
+        if kind == "user":
+            if seen_user:
+                return False
+            seen_user = True
+        elif kind == "action" and seen_user and event.get("name") != "action_listen":
+            return event.get("name") == SEARCH_ACTION
+    return False
+
+
+def _intent_of(message: Mapping[str, Any]) -> Optional[str]:
+    return (message.get("intent") or {}).get("name")
+
+
 def format_products(products: List[Any]) -> str:
     """One line per product: ``- Trailpeak rain jacket (Trailpeak), $89.90``."""
     return "\n".join(f"- {p.name} ({p.brand}), {money(p.price)}" for p in products)
@@ -246,6 +345,21 @@ def send_suggestions(dispatcher: CollectingDispatcher, product_name: str) -> boo
     return True
 
 
+async def search_instead(
+    dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+) -> Optional[List[Dict[str, Any]]]:
+    """Right after a search, a message that lets go of a filter ("any colour", "forget the size") is about
+    that search whatever intent the NLU gave it (a product or size question, say): the search runs again
+    without the filter. None when the message is something else, or names a product."""
+    text = (tracker.latest_message or {}).get("text")
+    if not just_searched(tracker) or not dropped_filters(text):
+        return None
+    names_product = any(e.get("entity") == "product" for e in _message_entities(tracker))
+    if names_product or ordinal_reference(text) is not None:
+        return None
+    return await ActionSearchProducts().run(dispatcher, tracker, domain)
+
+
 class ValidateProductSearchForm(FormValidationAction):
     """Canonicalises the search filters; the category is the only one the form asks for."""
 
@@ -281,6 +395,7 @@ class ValidateProductSearchForm(FormValidationAction):
             "size": canonical_size,
             "brand": canonical_brand,
             "max_price": canonical_price,
+            "material": canonical_material,
         }
         for slot, canonical in canonicalisers.items():
             value = tracker.get_slot(slot)
@@ -296,24 +411,32 @@ class ValidateProductSearchForm(FormValidationAction):
     def start_over_events(tracker: Tracker) -> List[Dict[str, Any]]:
         """A search request that names no category ("help me find clothes", "let's start over") starts
         afresh: the filters kept from the previous search are dropped (except those in this message),
-        so the form asks for the category again."""
+        so the form asks for the category again. One that refines the previous search ("show me blue
+        ones", "any colour") keeps its category, so the form is done at once."""
         if latest_intent(tracker) != "search_product":
             return []
-        named = {ENTITY_FILTER_SLOTS.get(e.get("entity")) for e in _message_entities(tracker)}
-        if "category" in named:
+        latest = tracker.latest_message or {}
+        named = message_filters(latest)
+        searched, _, _ = search_history(tracker)
+        previous = previous_filters(tracker) if searched else None
+        entities = _message_entities(tracker)
+        turn = classify_turn("search_product", latest.get("text"), named, previous, entities)
+        if "category" in named or turn is Turn.REFINE:
             return []
         return [SlotSet(slot, None) for slot in FILTER_SLOTS
                 if slot not in named and tracker.get_slot(slot) is not None]
 
 
 class ActionSearchProducts(Action):
-    """Searches with the filters collected by product_search_form, or refines the latest search.
+    """Searches with the filters of the shopper's request, or refines the latest search.
 
-    The filters stay set afterwards; `listed_products` holds the names shown, in order. Run right after
-    a search on an `inform` (data/rules.yml), it refines that search: the filters the message names
-    replace the old ones, "cheaper" lowers the price limit below the cheapest listed product, and a
-    message with nothing to refine gets `utter_default`. A different category drops the filters the
-    shopper did not name since the previous search.
+    What a message does is decided by actions.search_filters.classify_turn: a new search applies only what
+    its request names (the message that started product_search_form and the answers to it); a refinement
+    ("in blue", "under 60", "cheaper", "any colour", "forget the brand") keeps the other filters of the
+    latest search, stored in `search_filters`; a message with nothing to refine gets `utter_default`, and a
+    message the NLU did not understand (nlu_fallback, routed here right after a search by data/rules.yml)
+    is answered from the help pages instead, its filter values ignored. Every answer says the filters in
+    force; `listed_products` holds the names shown, in order.
     """
 
     def name(self) -> str:
@@ -323,31 +446,13 @@ class ActionSearchProducts(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[Dict[str, Any]]:
-        searched_before, previous_category, named = search_history(tracker)
-        filters = {
-            "category": canonical_category(tracker.get_slot("category")),
-            "color": canonical_color(tracker.get_slot("color")),
-            "size": canonical_size(tracker.get_slot("size")),
-            "brand": canonical_brand(tracker.get_slot("brand")),
-            "max_price": canonical_price(tracker.get_slot("max_price")),
-        }
-        text = (tracker.latest_message or {}).get("text")
-        refining = (
-            searched_before
-            and latest_intent(tracker) == "inform"
-            and tracker.latest_action_name != SEARCH_FORM
-        )
-        cheaper = bool(refining and "max_price" not in named and _CHEAPER_RE.search(str(text or "")))
-        if refining and not named and not cheaper:
+        planned, dropped = self._plan(tracker)
+        if planned is None:
+            if latest_intent(tracker) == FALLBACK_INTENT:
+                return await ActionAnswerFromKnowledge().run(dispatcher, tracker, domain)
             dispatcher.utter_message(response="utter_default")
             return []
-        if cheaper:
-            filters["max_price"] = self._below_cheapest_listed(tracker) or filters["max_price"]
-        if searched_before and filters["category"] != previous_category:
-            # a new search: keep only what the shopper said since the previous one
-            for slot in FILTER_SLOTS:
-                if slot != "category" and slot not in named:
-                    filters[slot] = None
+        filters = planned.as_slot()
 
         result = get_shop().search_products(limit=RESULT_LIMIT, **filters)
         what = describe_search(**filters)
@@ -357,6 +462,7 @@ class ActionSearchProducts(Action):
                 response="utter_search_results",
                 total=result.total,
                 what=what,
+                found=found_phrase(planned, result.total, len(result.products), money, dropped),
                 results=format_products(result.products),
             )
         elif result.relax_hint:
@@ -368,6 +474,7 @@ class ActionSearchProducts(Action):
         else:
             dispatcher.utter_message(response="utter_no_results", what=what)
         events = [SlotSet(slot, value) for slot, value in filters.items() if tracker.get_slot(slot) != value]
+        events.append(SlotSet(SEARCH_FILTERS_SLOT, filters))
         if names:
             # a search that found nothing leaves the earlier list (and "it") as the shopper last saw them
             events.append(SlotSet(LISTED_SLOT, names))
@@ -375,6 +482,44 @@ class ActionSearchProducts(Action):
             # "it" now means the single product found, or nothing until the shopper picks one
             events.append(SlotSet("product", names[0] if len(names) == 1 else None))
         return events
+
+    def _plan(self, tracker: Tracker) -> Tuple[Optional[SearchFilters], frozenset[str]]:
+        """(the filters of this search, None when the message is not about it; the filters the shopper
+        just let go of, said back as "any colour")."""
+        searched_before, _, _ = search_history(tracker)
+        previous = previous_filters(tracker) if searched_before else None
+        if previous is not None and tracker.latest_action_name not in (None, "action_listen", SEARCH_FORM):
+            # run by another action, e.g. on "yes" to "want to try again without the brand filter?": the
+            # latest search again, without the filters that action cleared
+            cleared = frozenset(
+                name for name in FILTER_SLOTS if getattr(previous, name) and tracker.get_slot(name) is None
+            )
+            return previous.updated({}, cleared), cleared
+        trigger, request = search_request(tracker)
+        text = trigger.get("text")
+        named = message_filters(trigger)
+        dropped = dropped_filters(text)
+        after_form = tracker.latest_action_name == SEARCH_FORM
+        turn = classify_turn(_intent_of(trigger), text, named, previous, trigger.get("entities") or [])
+        if turn is Turn.NOTHING and after_form:
+            turn = Turn.NEW  # the form asked for it ("yes" to "shall I search?", then the category)
+        if turn is Turn.NOTHING:
+            return None, dropped
+        if turn is Turn.REFINE and previous is not None:
+            filters = previous.updated(named, dropped)
+            if asks_cheaper(text) and "max_price" not in named:
+                cheaper = self._below_cheapest_listed(tracker) or filters.max_price
+                filters = replace(filters, max_price=cheaper)
+            return filters, dropped
+        values: Dict[str, str] = {}
+        for message in request:  # a message the NLU did not understand adds nothing to the request
+            if message is trigger or _intent_of(message) != FALLBACK_INTENT:
+                values.update(message_filters(message))
+        # the category the form validated (an answer such as "jacket" is no entity), else the one named
+        slot_category = canonical_category(tracker.get_slot("category"))
+        if after_form or "category" not in values:
+            values["category"] = slot_category or values.get("category")
+        return SearchFilters().updated(values), dropped
 
     @staticmethod
     def _below_cheapest_listed(tracker: Tracker) -> Optional[str]:
@@ -398,6 +543,9 @@ class ActionProductInfo(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[Dict[str, Any]]:
+        redirected = await search_instead(dispatcher, tracker, domain)
+        if redirected is not None:
+            return redirected
         product_name, _ = resolve_product(tracker)
         if product_name is None:
             # "How do I clean leather boots?", "what size should I take in trainers?": a question about a
@@ -440,6 +588,9 @@ class ActionCheckAvailability(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[Dict[str, Any]]:
+        redirected = await search_instead(dispatcher, tracker, domain)
+        if redirected is not None:
+            return redirected
         product_name, _ = resolve_product(tracker)
         if product_name is None:
             dispatcher.utter_message(response="utter_ask_which_product")

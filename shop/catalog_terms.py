@@ -35,6 +35,7 @@ from shop.vocabulary import (
     CLOTHING_SIZES,
     COLORS,
     JEANS_SIZES,
+    MATERIALS,
     ONE_SIZE,
     SHOE_SIZES,
     normalize_category,
@@ -120,34 +121,7 @@ SIZE_WORDS: dict[str, str] = {
     "one-size": ONE_SIZE,
 }
 #: Material nouns shoppers use; each is kept when it occurs in a catalog material.
-MATERIAL_WORDS: tuple[str, ...] = (
-    "leather",
-    "suede",
-    "nubuck",
-    "canvas",
-    "mesh",
-    "rubber",
-    "nylon",
-    "polyester",
-    "denim",
-    "cotton",
-    "fleece",
-    "merino",
-    "wool",
-    "lambswool",
-    "cashmere",
-    "linen",
-    "viscose",
-    "bamboo",
-    "twill",
-    "jersey",
-    "crepe",
-    "poplin",
-    "softshell",
-    "straw",
-    "corduroy",
-    "silk",
-)
+MATERIAL_WORDS: tuple[str, ...] = MATERIALS
 
 
 @dataclass(frozen=True)

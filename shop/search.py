@@ -2,10 +2,10 @@
 
 How a query is answered
 -----------------------
-1. **Filters** (category, brand, price range, colour, size, in stock) select the candidate products. They
-   are evaluated with numpy masks over an in-memory :class:`CatalogIndex`, with exactly the semantics of
-   the SQL filters of :meth:`shop.ShopService.search_products` (canonical category/colour/size, unknown
-   values match nothing, brand compared case-insensitively).
+1. **Filters** (category, brand, price range, colour, size, material, in stock) select the candidate
+   products. They are evaluated with numpy masks over an in-memory :class:`CatalogIndex`, with exactly the
+   semantics of the SQL filters of :meth:`shop.ShopService.search_products` (canonical category/colour/
+   size, unknown values match nothing, brand compared case-insensitively, material by whole words).
 2. **Two tiers.** Products whose name, description, brand or colours contain *every* keyword of the
    text (the old keyword filter: substring match; a keyword naming the category also counts) answer the
    query when there are any: "waterproof jacket" lists only waterproof jackets. Only when no product has
@@ -76,7 +76,7 @@ from shop.config import state_dir
 from shop.embeddings import Encoder, VectorCache, catalog_hash, configured_encoder_path, get_encoder
 from shop.matching import STOPWORDS, keywords, parse_price, stem
 from shop.models import Brand, Category, OrderItem, Product, ProductVariant
-from shop.vocabulary import normalize_category, normalize_color, normalize_size
+from shop.vocabulary import material_matches, normalize_category, normalize_color, normalize_size
 
 logger = logging.getLogger(__name__)
 
@@ -306,6 +306,7 @@ class CatalogIndex:
     brand_names: list[str]  # lower case, single spaces
     brands: np.ndarray  # index into brand_names per product
     prices: np.ndarray  # float64
+    materials: np.ndarray  # the catalog's material text per product (object array)
     popularity: np.ndarray  # units sold / max units sold, float32
     variant_pos: np.ndarray  # product position of each variant
     variant_color: np.ndarray  # object arrays
@@ -441,6 +442,7 @@ def build_index(
         brand_names=brand_names,
         brands=np.array([brand_names.index(b) for b in brand_of], dtype=np.int32),
         prices=np.array([p.price for p in products], dtype=np.float64),
+        materials=np.array([p.material for p in products], dtype=object),
         popularity=units / units.max() if units.size and units.max() > 0 else units,
         variant_pos=variant_pos,
         variant_color=np.array([v[1] for v in kept], dtype=object),
@@ -479,6 +481,7 @@ class Filters:
     min_price: Any = None
     max_price: Any = None
     in_stock_only: bool = True
+    material: str | None = None
 
 
 @dataclass(frozen=True)
@@ -505,6 +508,9 @@ def filter_mask(index: CatalogIndex, filters: Filters) -> np.ndarray:
         mask &= index.prices >= float(low) - 1e-9
     if high is not None:
         mask &= index.prices <= float(high) + 1e-9
+    if filters.material:
+        made_of = {m for m in set(index.materials) if material_matches(filters.material, m)}
+        mask &= np.fromiter((m in made_of for m in index.materials), dtype=bool, count=index.size)
     if filters.color or filters.size:
         variant_ok = np.ones(len(index.variant_pos), dtype=bool)
         if filters.color:

@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
-from sqlalchemy import exists, false, func, or_, outerjoin, select, update
+from sqlalchemy import distinct, exists, false, func, or_, outerjoin, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -48,6 +48,7 @@ from shop.vocabulary import (
     COLORS,
     OPEN_ORDER_STATUSES,
     Verification,
+    material_matches,
     normalize_category,
     normalize_color,
     normalize_email,
@@ -87,7 +88,7 @@ MAX_ADDRESS_LENGTH = 300
 MAX_FEEDBACK_LENGTH = 5000
 MAX_RESULTS = 50
 #: Filters :meth:`ShopService.search_products` may suggest dropping, in the order they are tried.
-RELAXABLE_FILTERS = ("max_price", "color", "size", "brand")
+RELAXABLE_FILTERS = ("max_price", "color", "size", "brand", "material")
 
 # Reasons in OrderOutcome / ReturnOutcome when ``ok`` is False (besides the Verification values).
 ALREADY_CANCELLED = "already_cancelled"
@@ -393,6 +394,23 @@ class ShopService:
         return conditions
 
     @staticmethod
+    def _material_condition(session: Session, material: str) -> Any:
+        """Products made of ``material`` (whole words of their material text, see
+        :func:`shop.vocabulary.material_matches`): the few distinct material texts are matched here, so
+        the query stays a plain ``IN`` on every database."""
+        texts = session.execute(select(distinct(Product.material))).scalars()
+        made_of = sorted(t for t in texts if material_matches(material, t))
+        return Product.material.in_(made_of) if made_of else false()
+
+    def _search_conditions(self, session: Session, arguments: dict[str, Any]) -> list[Any]:
+        """:meth:`_filters` plus the material filter, for the keyword arguments of search_products."""
+        material = arguments.get("material")
+        conditions = self._filters(**{k: v for k, v in arguments.items() if k != "material"})
+        if material not in (None, ""):
+            conditions.append(self._material_condition(session, str(material)))
+        return conditions
+
+    @staticmethod
     def _count(session: Session, conditions: list[Any]) -> int:
         stmt = (
             select(func.count(Product.id))
@@ -435,9 +453,11 @@ class ShopService:
         text: str | None = None,
         in_stock_only: bool = True,
         limit: int = 5,
+        material: str | None = None,
     ) -> SearchResult:
         """Products matching every given filter (case-insensitive; singular categories such as "jacket"
         are accepted; prices may be numbers or strings like "$80"), best sellers first when there is no text.
+        ``material`` ("leather", "wool") keeps products whose material has that word.
 
         ``text`` goes through the hybrid search of :mod:`shop.search`: products whose name, description,
         brand or colours contain every keyword are listed when there are any, otherwise related products
@@ -448,7 +468,9 @@ class ShopService:
         limit = max(1, min(int(limit), MAX_RESULTS))
         if keywords(text):
             return self._text_search(
-                Filters(category, brand, color, size, min_price, max_price, in_stock_only), str(text), limit
+                Filters(category, brand, color, size, min_price, max_price, in_stock_only, material),
+                str(text),
+                limit,
             )
         arguments = {
             "category": category,
@@ -459,16 +481,17 @@ class ShopService:
             "max_price": max_price,
             "text": text,
             "in_stock_only": in_stock_only,
+            "material": material,
         }
         with self._transaction() as session:
-            conditions = self._filters(**arguments)
+            conditions = self._search_conditions(session, arguments)
             total = self._count(session, conditions)
             if total:
                 return SearchResult(self._ranked_products(session, conditions, limit), total, None)
             for name in RELAXABLE_FILTERS:
                 if arguments[name] in (None, ""):
                     continue
-                if self._count(session, self._filters(**{**arguments, name: None})):
+                if self._count(session, self._search_conditions(session, {**arguments, name: None})):
                     return SearchResult([], 0, name)
             return SearchResult([], 0, None)
 

@@ -50,6 +50,36 @@ COLORS: tuple[str, ...] = (
     "purple",
     "orange",
 )
+#: Material words shoppers filter by ("leather bags", "wool socks"); a product matches when one of the
+#: words of its material ("vegetable-tanned leather", "merino wool blend") is the word asked for.
+MATERIALS: tuple[str, ...] = (
+    "leather",
+    "suede",
+    "nubuck",
+    "canvas",
+    "mesh",
+    "rubber",
+    "nylon",
+    "polyester",
+    "denim",
+    "cotton",
+    "fleece",
+    "merino",
+    "wool",
+    "lambswool",
+    "cashmere",
+    "linen",
+    "viscose",
+    "bamboo",
+    "twill",
+    "jersey",
+    "crepe",
+    "poplin",
+    "softshell",
+    "straw",
+    "corduroy",
+    "silk",
+)
 CLOTHING_SIZES: tuple[str, ...] = ("XS", "S", "M", "L", "XL", "XXL")
 SHOE_SIZES: tuple[str, ...] = tuple(str(n) for n in range(36, 47))
 JEANS_SIZES: tuple[str, ...] = tuple(str(n) for n in range(28, 39))
@@ -104,6 +134,10 @@ _CATEGORY_ALIASES = {
     "coats": "jackets",
 }
 _COLOR_ALIASES = {"gray": "grey", "navy blue": "navy", "tan": "beige", "violet": "purple"}
+_MATERIAL_ALIASES = {"woollen": "wool", "woolen": "wool", "woolly": "wool", "leathers": "leather"}
+#: A material asked for that also covers narrower catalog words: merino and lambswool are wool.
+_MATERIAL_FAMILIES = {"wool": ("wool", "lambswool", "merino")}
+_MATERIAL_WORD_RE = re.compile(r"[a-z]+")
 _ORDER_ID_RE = re.compile(r"^\s*#?\s*(?:sa)?\s*[-_#:]?\s*(\d{6})\s*$", re.IGNORECASE)
 
 
@@ -147,6 +181,24 @@ def normalize_size(value: object) -> str | None:
     if text.isdigit() and (text in SHOE_SIZES or text in JEANS_SIZES):
         return text
     return None
+
+
+def normalize_material(value: object) -> str | None:
+    """Map a material as a shopper says it ("Leather", "woollen") to its canonical word; None if unknown."""
+    text = _clean(value)
+    text = _MATERIAL_ALIASES.get(text, text)
+    return text if text in MATERIALS else None
+
+
+def material_matches(asked: object, material: object) -> bool:
+    """Whether a product made of ``material`` (the catalog's text, e.g. "merino wool blend") is made of the
+    material ``asked`` for. Whole words only: "wool" finds "felted wool" and "lambswool" but "mesh" does
+    not find "meshed"; an unknown material matches nothing (as an unknown colour does)."""
+    canonical = normalize_material(asked)
+    if canonical is None or not isinstance(material, str):
+        return False
+    words = set(_MATERIAL_WORD_RE.findall(material.lower()))
+    return any(word in words for word in _MATERIAL_FAMILIES.get(canonical, (canonical,)))
 
 
 def normalize_order_id(value: object) -> str | None:

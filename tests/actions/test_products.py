@@ -24,7 +24,11 @@ def svc(shop_db: str) -> ShopService:
 def test_search_with_filters_lists_real_products_and_prices(svc, domain):
     expected = svc.search_products(category="jackets", max_price="200", limit=5)
     assert expected.products, "the demo catalog has jackets under $200"
-    tracker = make_tracker(slots={"category": "jackets", "max_price": "200"})
+    tracker = make_tracker(
+        slots={"category": "jackets", "max_price": "200"}, text="jackets under 200", intent="search_product",
+        entities=[{"entity": "category", "value": "jackets"},
+                  {"entity": "price", "value": "200", "role": "max"}],
+    )
     messages, events = run_action(ActionSearchProducts(), tracker, domain)
     assert responses(messages) == ["utter_search_results"]
     text = messages[0]["results"]
@@ -42,7 +46,10 @@ def test_search_filters_by_colour_and_brand(svc, domain):
     jacket = svc.search_products(category="jackets", limit=1).products[0]
     color = jacket.colors[0]
     slots = {"category": "jacket", "color": color.upper(), "brand": jacket.brand.lower()}
-    tracker = make_tracker(slots=slots)
+    entities = [{"entity": name, "value": value} for name, value in slots.items()]
+    tracker = make_tracker(
+        slots=slots, text=" ".join(slots.values()), intent="search_product", entities=entities
+    )
     messages, _ = run_action(ActionSearchProducts(), tracker, domain)
     assert responses(messages) == ["utter_search_results"]
     expected = svc.search_products(category="jackets", color=color, brand=jacket.brand, limit=5)
@@ -50,7 +57,12 @@ def test_search_filters_by_colour_and_brand(svc, domain):
 
 
 def test_no_results_gives_the_relax_hint(domain):
-    tracker = make_tracker(slots={"category": "jackets", "color": "red", "max_price": "$1"})
+    tracker = make_tracker(
+        slots={"category": "jackets", "color": "red", "max_price": "$1"}, text="red jackets under $1",
+        intent="search_product",
+        entities=[{"entity": "category", "value": "jackets"}, {"entity": "color", "value": "red"},
+                  {"entity": "price", "value": "$1", "role": "max"}],
+    )
     messages, _ = run_action(ActionSearchProducts(), tracker, domain)
     assert responses(messages) == ["utter_no_results_relax"]
     assert messages[0]["relax_filter"] == "price"

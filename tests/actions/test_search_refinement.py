@@ -1,9 +1,11 @@
 """Multi-turn search refinement: filters kept and updated, new searches, and "the second one"."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import pytest
+import yaml
 from rasa_sdk import Tracker
 
 from actions.products import (
@@ -98,7 +100,8 @@ def test_refinement_keeps_and_updates_filters(svc, domain):
             {"text": "under 80", "intent": "inform", "entities": [_entity("price", "80", "max")]},
         ],
         {"category": "shoes", "color": "red", "max_price": "80",
-         "listed_products": [p.name for p in first.products]},
+         "listed_products": [p.name for p in first.products],
+         "search_filters": {"category": "shoes", "color": "red"}},
     )
     expected = svc.search_products(category="shoes", color="red", max_price=80, limit=5)
     messages, events = run_action(ActionSearchProducts(), tracker, domain)
@@ -136,7 +139,8 @@ def test_cheaper_lowers_the_price_limit_below_the_cheapest_listed(svc, domain):
              "search": True},
             {"text": "cheaper ones", "intent": "inform"},
         ],
-        {"category": "jackets", "listed_products": [p.name for p in listed]},
+        {"category": "jackets", "listed_products": [p.name for p in listed],
+         "search_filters": {"category": "jackets"}},
     )
     messages, events = run_action(ActionSearchProducts(), tracker, domain)
     limit = float(slot_events(events)["max_price"])
@@ -240,8 +244,236 @@ def test_a_search_that_finds_nothing_keeps_the_earlier_list(domain):
              "entities": [_entity("category", "shoes"), _entity("color", "red")], "search": True},
             {"text": "under 1", "intent": "inform", "entities": [_entity("price", "1", "max")]},
         ],
-        {"category": "shoes", "color": "red", "max_price": "1", "listed_products": listed},
+        {"category": "shoes", "color": "red", "max_price": "1", "listed_products": listed,
+         "search_filters": {"category": "shoes", "color": "red"}},
     )
     messages, events = run_action(ActionSearchProducts(), tracker, domain)
     assert responses(messages) == ["utter_no_results_relax"]
     assert "listed_products" not in slot_events(events) and "product" not in slot_events(events)
+
+
+# --- issue 15: filters that stuck, hid and could not be cleared ------------------------------------------
+BLACK_JACKETS_UNDER_100 = {"category": "jackets", "color": "black", "max_price": "100"}
+
+
+def _after_black_jackets(turn: Dict[str, Any], latest_action: str = "action_listen",
+                         slots: Optional[Dict[str, Any]] = None) -> Tracker:
+    """A tracker right after "black jackets under 100" was searched, with ``turn`` as the latest message."""
+    values = {**BLACK_JACKETS_UNDER_100, "search_filters": dict(BLACK_JACKETS_UNDER_100),
+              "listed_products": ["Some Jacket"], **(slots or {})}
+    return conversation(
+        [
+            {"text": "black jackets under 100", "intent": "search_product", "search": True,
+             "entities": [_entity("color", "black"), _entity("category", "jackets"),
+                          _entity("price", "100", "max")]},
+            turn,
+        ],
+        values,
+        latest_action=latest_action,
+    )
+
+
+def test_a_new_search_for_the_same_category_replaces_the_filters(svc, domain):
+    tracker = _after_black_jackets(
+        {"text": "show me northwind jackets", "intent": "search_product",
+         "entities": [_entity("brand", "Northwind"), _entity("category", "jackets")]},
+        latest_action="product_search_form",
+        slots={"brand": "Northwind"},
+    )
+    messages, events = run_action(ActionSearchProducts(), tracker, domain)
+    slots = slot_events(events)
+    assert slots["color"] is None and slots["max_price"] is None
+    assert slots["search_filters"]["brand"] == "Northwind" and slots["search_filters"]["color"] is None
+    expected = svc.search_products(category="jackets", brand="Northwind", limit=5)
+    assert responses(messages) == ["utter_search_results"] and messages[0]["total"] == expected.total
+    assert "by Northwind, any colour, any price" in messages[0]["found"]
+
+
+@pytest.mark.parametrize(
+    ("intent", "text", "dropped"),
+    [
+        ("inform", "any colour is fine and price doesn't matter", ("color", "max_price")),
+        ("nlu_fallback", "any colour is fine and price doesn't matter", ("color", "max_price")),
+        ("inform", "forget the colour", ("color",)),
+        ("nlu_fallback", "price doesn't matter", ("max_price",)),
+    ],
+)
+def test_a_filter_dropped_in_words_is_cleared_and_the_rest_kept(svc, domain, intent, text, dropped):
+    tracker = _after_black_jackets({"text": text, "intent": intent})
+    messages, events = run_action(ActionSearchProducts(), tracker, domain)
+    kept = {k: v for k, v in BLACK_JACKETS_UNDER_100.items() if k not in dropped}
+    assert {k: v for k, v in slot_events(events)["search_filters"].items() if v} == kept
+    expected = svc.search_products(limit=5, **kept)
+    assert responses(messages) == ["utter_search_results"] and messages[0]["total"] == expected.total
+    for name in dropped:
+        assert {"color": "any colour", "max_price": "any price"}[name] in messages[0]["found"]
+
+
+@pytest.mark.parametrize("action", [ActionProductInfo(), ActionCheckAvailability()])
+def test_dropping_a_filter_reaches_the_search_whatever_the_intent(svc, domain, action):
+    """"forget the colour" got the size guide: right after a search it re-runs the search instead."""
+    tracker = _after_black_jackets({"text": "forget the colour", "intent": "product_info"})
+    messages, events = run_action(action, tracker, domain)
+    assert responses(messages) == ["utter_search_results"]
+    assert slot_events(events)["search_filters"]["color"] is None
+    assert "any colour, under $100.00" in messages[0]["found"]
+
+
+def test_a_value_in_a_message_not_understood_is_not_applied_later(svc, domain):
+    """"under 90" fell back (answered from the help pages), yet filtered the next search."""
+    tracker = conversation(
+        [
+            {"text": "jackets", "intent": "inform", "entities": [_entity("category", "jackets")],
+             "search": True},
+            {"text": "is 90 a fair price for a coat, under 90 I mean", "intent": "nlu_fallback",
+             "entities": [_entity("price", "90", "max")]},
+            {"text": "show me blue jackets", "intent": "search_product",
+             "entities": [_entity("color", "blue"), _entity("category", "jackets")]},
+        ],
+        {"category": "jackets", "color": "blue", "max_price": "90",
+         "search_filters": {"category": "jackets"}},
+        latest_action="product_search_form",
+    )
+    messages, events = run_action(ActionSearchProducts(), tracker, domain)
+    assert slot_events(events)["max_price"] is None
+    assert "any price" in messages[0]["found"]
+
+
+def test_a_plain_price_not_understood_right_after_a_search_refines_it_visibly(svc, domain):
+    tracker = _after_black_jackets(
+        {"text": "under 90", "intent": "nlu_fallback", "entities": [_entity("price", "90", "max")]}
+    )
+    messages, events = run_action(ActionSearchProducts(), tracker, domain)
+    assert slot_events(events)["search_filters"] == {**BLACK_JACKETS_UNDER_100, "max_price": "90",
+                                                     "brand": None, "size": None, "material": None}
+    shown = messages[0].get("found") or messages[0].get("what")
+    assert "$90.00" in shown
+
+
+def test_a_question_not_understood_after_a_search_goes_to_the_help_pages(domain, monkeypatch):
+    asked = []
+
+    async def knowledge(self, dispatcher, tracker, domain):
+        asked.append(tracker.latest_message["text"])
+        dispatcher.utter_message(response="utter_default")
+        return []
+
+    monkeypatch.setattr("actions.knowledge.ActionAnswerFromKnowledge.run", knowledge)
+    question = "can I wash the merino jumper at 40?"
+    tracker = _after_black_jackets(
+        {"text": question, "intent": "nlu_fallback", "entities": [_entity("category", "sweaters")]}
+    )
+    messages, events = run_action(ActionSearchProducts(), tracker, domain)
+    assert asked == [question] and responses(messages) == ["utter_default"]
+    assert "search_filters" not in slot_events(events)
+
+
+def test_not_understood_messages_fill_no_filter_slot(domain):
+    """Rasa fills from_entity slots on every message: not from one that fell back."""
+    for slot in ("category", "color", "size", "brand", "material", "max_price"):
+        mappings = domain["slots"][slot]["mappings"]
+        assert mappings and all(m.get("not_intent") == "nlu_fallback" for m in mappings), slot
+
+
+def test_material_is_a_filter(svc, domain):
+    """"show me leather bags" listed canvas bags."""
+    tracker = make_tracker(
+        text="show me leather bags", intent="search_product",
+        entities=[_entity("material", "leather"), _entity("category", "bags")],
+        slots={"category": "bags", "material": "leather"},
+    )
+    messages, events = run_action(ActionSearchProducts(), tracker, domain)
+    names = slot_events(events)["listed_products"]
+    assert names and all("leather" in svc.get_product(n).material for n in names)
+    assert "leather bags" in messages[0]["found"]
+
+
+def test_a_material_inside_a_category_phrase_is_read_from_the_words(svc, domain):
+    # "wool socks" is one category phrase for the entity extractor
+    tracker = make_tracker(text="wool socks", intent="search_product",
+                           entities=[_entity("category", "socks")], slots={"category": "socks"})
+    _, events = run_action(ActionSearchProducts(), tracker, domain)
+    names = slot_events(events)["listed_products"]
+    assert slot_events(events)["material"] == "wool"
+    assert names and all("wool" in svc.get_product(n).material or "merino" in svc.get_product(n).material
+                         for n in names)
+
+
+def test_the_pipeline_extracts_materials():
+    with open(Path(__file__).resolve().parents[2] / "config.yml", encoding="utf-8") as handle:
+        pipeline = yaml.safe_load(handle)["pipeline"]
+    extractor = next(c for c in pipeline if c["name"].endswith("CatalogEntityExtractor"))
+    assert {"category", "color", "size", "brand", "material", "price"} <= set(extractor["entity_types"])
+
+
+def test_one_result_reads_in_the_singular(svc, domain):
+    single = None
+    for color in ("black", "white", "red", "blue", "green", "grey", "navy", "yellow", "orange", "purple"):
+        for price in ("60", "80", "100", "120", "150"):
+            if svc.search_products(category="jackets", color=color, max_price=price).total == 1:
+                single = (color, price)
+                break
+        if single:
+            break
+    assert single, "the demo catalog has a colour and price with exactly one jacket"
+    color, price = single
+    tracker = make_tracker(
+        text=f"{color} jackets under {price}", intent="search_product",
+        entities=[_entity("color", color), _entity("category", "jackets"), _entity("price", price, "max")],
+    )
+    messages, _ = run_action(ActionSearchProducts(), tracker, domain)
+    assert messages[0]["found"].startswith(f"1 matching {color} jacket (")
+
+
+def test_a_refining_search_request_keeps_the_category_for_the_form(domain):
+    tracker = _after_black_jackets(
+        {"text": "show me blue ones", "intent": "search_product", "entities": [_entity("color", "blue")]},
+        slots={"color": "blue"},
+    )
+    _, events = run_action(ValidateProductSearchForm(), tracker, domain)
+    assert "category" not in slot_events(events)
+
+
+def test_yes_to_trying_without_a_filter_reruns_the_search_without_it(svc, domain):
+    """action_handle_confirmation clears the filter slot and follows up with the search."""
+    tracker = _after_black_jackets({"text": "yes", "intent": "affirm"},
+                                   latest_action="action_handle_confirmation", slots={"max_price": None})
+    messages, events = run_action(ActionSearchProducts(), tracker, domain)
+    assert slot_events(events)["search_filters"]["max_price"] is None
+    assert slot_events(events)["search_filters"]["color"] == "black"
+    assert "any price" in messages[0]["found"]
+
+
+def test_a_search_the_form_asked_for_applies_the_whole_request_and_nothing_else(svc, domain):
+    """"I want to search for a product" -> category question -> (a message not understood) -> "leather
+    bags": a new search with what the request named, none of the earlier black/$100 and none of the
+    message that fell back."""
+    def user(text: str, intent: str, entities: List[Dict[str, Any]]) -> Dict[str, Any]:
+        parse = {"intent": {"name": intent}, "entities": entities}
+        return {"event": "user", "text": text, "parse_data": parse}
+
+    answer = [_entity("material", "leather"), _entity("category", "bags")]
+    events = [
+        user("black jackets under 100", "search_product",
+             [_entity("color", "black"), _entity("category", "jackets"), _entity("price", "100", "max")]),
+        {"event": "action", "name": "action_search_products"},
+        {"event": "action", "name": "action_listen"},
+        user("I want to search for a product", "search_product", []),
+        {"event": "action", "name": "product_search_form"},
+        {"event": "active_loop", "name": "product_search_form"},
+        {"event": "action", "name": "action_listen"},
+        user("whatever under 20 lol", "nlu_fallback", [_entity("price", "20", "max")]),
+        {"event": "action", "name": "action_answer_from_knowledge"},
+        {"event": "action", "name": "action_listen"},
+        user("leather bags", "inform", answer),
+        {"event": "action", "name": "product_search_form"},
+        {"event": "active_loop", "name": None},
+    ]
+    latest = {"text": "leather bags", "intent": {"name": "inform", "confidence": 0.9}, "entities": answer}
+    slots = {"category": "bags", "material": "leather", "color": None, "max_price": None,
+             "search_filters": dict(BLACK_JACKETS_UNDER_100)}
+    tracker = Tracker("form", slots, latest, events, False, None, {}, "product_search_form")
+    messages, events = run_action(ActionSearchProducts(), tracker, domain)
+    applied = {k: v for k, v in slot_events(events)["search_filters"].items() if v}
+    assert applied == {"category": "bags", "material": "leather"}
+    assert messages[0]["total"] == svc.search_products(category="bags", material="leather").total

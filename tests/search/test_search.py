@@ -12,6 +12,7 @@ from shop.db import get_engine
 from shop.models import Product, ProductVariant
 from shop.search import SearchConfig, engine_for
 from shop.service import ShopService
+from shop.vocabulary import material_matches
 from tests.search.conftest import INJECTION
 
 EXACT_NAMES = [
@@ -191,3 +192,48 @@ def test_cancelling_an_order_refreshes_the_index(db_url: str, hybrid_config: Sea
 def test_very_long_text_is_cut_not_choked_on(hybrid: ShopService) -> None:
     result = hybrid.search_products(text="warm hoodie " * 3000, limit=3)
     assert result.products and all(p.category == "hoodies" for p in result.products)
+
+
+@pytest.mark.parametrize("svc_name", ["hybrid", "keyword"])
+@pytest.mark.parametrize("text", [None, "bag for the office"])
+def test_material_filter_keeps_only_products_of_that_material(
+    request: pytest.FixtureRequest, svc_name: str, text: str | None
+) -> None:
+    """"leather bags" listed canvas bags: the material is a filter, with and without search text."""
+    svc: ShopService = request.getfixturevalue(svc_name)
+    everything = svc.search_products(category="bags", text=text, limit=50)
+    assert any("leather" not in svc.get_product(p.sku).material for p in everything.products)
+    leather = svc.search_products(category="bags", material="Leather", text=text, limit=50)
+    assert leather.products
+    assert all("leather" in svc.get_product(p.sku).material for p in leather.products)
+
+
+def test_material_matches_whole_words_and_wool_covers_merino(keyword: ShopService) -> None:
+    wool = keyword.search_products(material="wool", limit=50)
+    materials = {keyword.get_product(p.sku).material for p in wool.products}
+    assert "lambswool" in materials or any("merino" in m for m in materials)
+    assert all(any(w in m for w in ("wool", "merino")) for m in materials)
+    assert keyword.search_products(material="plastic").total == 0
+
+
+def test_relax_hint_names_the_material(keyword: ShopService) -> None:
+    result = keyword.search_products(category="bags", material="silk")
+    assert result.total == 0 and result.relax_hint == "material"
+
+
+@pytest.mark.parametrize(
+    ("asked", "material", "matches"),
+    [
+        ("leather", "vegetable-tanned leather", True),
+        ("Leather", "full-grain leather", True),
+        ("wool", "merino wool blend", True),
+        ("wool", "lambswool", True),
+        ("woollen", "felted wool", True),
+        ("wool", "waxed canvas", False),
+        ("mesh", "meshed nylon", False),
+        ("plastic", "plastic", False),  # not a catalog material word: matches nothing, like an unknown colour
+        (None, "canvas", False),
+    ],
+)
+def test_material_matches(asked: str | None, material: str, matches: bool) -> None:
+    assert material_matches(asked, material) is matches

@@ -7,15 +7,20 @@ the task is still possible, asks what the task needs (new address; item and reas
 ``pending_confirmation`` and ``action_handle_confirmation``.
 
 Privacy: an order is only described to the owner's e-mail. A wrong e-mail only ever hears "the e-mail does
-not match"; e-mails are never logged in full.
+not match"; e-mails are never logged in full. After the third wrong e-mail the order is locked for this
+conversation for a cool-down (``ShopService.lock_verification``, ``$SHOP_VERIFICATION_LOCKOUT_MINUTES``,
+default 15): any request about it, however worded, is refused until then. Orders are never looked up by
+e-mail alone (anyone can type an address): a shopper who offers an e-mail instead of the order number
+hears where to find the number and is offered a colleague.
 """
 from __future__ import annotations
 
 import json
 import logging
+import math
 import re
-from datetime import datetime, timedelta, timezone
-from typing import Any, Dict, List, Optional
+from datetime import date, datetime, timedelta, timezone
+from typing import Any, Dict, List, Optional, Tuple
 
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
@@ -36,6 +41,7 @@ from actions.common import (
 from shop import Verification, normalize_order_id
 from shop.errors import OrderAccessError
 from shop.privacy import mask_email
+from shop.return_reasons import RETURN_REASON_LABELS, normalize_return_reason, states_a_reason
 from shop.vocabulary import OPEN_ORDER_STATUSES, normalize_category, normalize_email
 
 logger = logging.getLogger(__name__)
@@ -83,6 +89,13 @@ STATUS_DETAILS = {
     "cancelled": "Any payment is refunded to your original payment method.",
     "returned": "We've received your return; ask me about the refund status for details.",
 }
+#: Refusals of an address change: asked again right after one of them, the shopper gets
+#: ``utter_cannot_change_address_again`` (the offer of a colleague) instead of the same sentence.
+ADDRESS_REFUSALS = frozenset({"utter_cannot_change_address", "utter_cannot_change_address_shipped"})
+#: Responses that only ask or remind (the form's questions): "the shopper's last answer" looks past them.
+QUESTION_RESPONSES = frozenset({"utter_order_form_still_asking", "utter_ask_order_id_after_answer"})
+#: The shopper offers or mentions an e-mail address ("can't you look it up with my email?").
+_EMAIL_MENTION = re.compile(r"\b(e-?\s?mail|mail\s+address)|@", re.IGNORECASE)
 
 
 _ORDER_NUMBER_IN_TEXT = re.compile(r"(?<![\w-])(?:sa\s*[-_#:]?\s*|#)?(\d{6})(?!\d)", re.IGNORECASE)
@@ -112,6 +125,49 @@ def is_interruption(tracker: Tracker) -> bool:
 
 def _has_entity(tracker: Tracker, entity: str) -> bool:
     return any(e.get("entity") == entity for e in (tracker.latest_message or {}).get("entities") or [])
+
+
+def mentions_email(tracker: Tracker) -> bool:
+    """Whether the latest message gives or mentions an e-mail address and names no order number."""
+    text = clean_text((tracker.latest_message or {}).get("text"), MAX_TEXT_LENGTH) or ""
+    if _has_entity(tracker, "order_id") or find_order_id(text) is not None:
+        return False
+    return _has_entity(tracker, "email") or bool(_EMAIL_MENTION.search(text))
+
+
+def _bot_turns(tracker: Tracker) -> List[List[str]]:
+    """The names of the domain responses the bot sent before the shopper's latest message, one list per
+    turn (the messages between two shopper messages), newest turn first. Rasa keeps the name as
+    ``utter_action`` in a bot event's metadata."""
+    turns: List[List[str]] = []
+    for event in reversed(tracker.events or []):
+        if event.get("event") == "user":
+            turns.append([])
+        elif event.get("event") == "bot" and turns:
+            turns[-1].append(str((event.get("metadata") or {}).get("utter_action") or ""))
+    return turns
+
+
+def said_in_previous_turn(tracker: Tracker, response: str) -> bool:
+    """Whether the bot's answer to the shopper's previous message included ``response``."""
+    turns = _bot_turns(tracker)
+    return bool(turns) and response in turns[0]
+
+
+def last_answer(tracker: Tracker) -> Optional[str]:
+    """The response the bot last answered with before the shopper's latest message, looking past the
+    order form's questions ("What's your order number?") and reminders."""
+    for turn in _bot_turns(tracker):
+        for name in turn:
+            if name and not name.startswith("utter_ask_") and name not in QUESTION_RESPONSES:
+                return name
+    return None
+
+
+def _wait(until: datetime) -> str:
+    """How long until ``until``, as the shopper reads it: "15 minutes", "1 minute"."""
+    minutes = max(1, math.ceil((until - datetime.now(timezone.utc)).total_seconds() / 60))
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
 
 
 def _free_text_answer(tracker: Tracker, slot: str, max_length: int) -> Dict[str, Any]:
@@ -204,6 +260,53 @@ def item_buttons(lines: List[Any]) -> List[Dict[str, str]]:
     ]
 
 
+def reason_label(reason: Optional[str]) -> str:
+    """A return reason as the shopper reads it back: the label of its code ("too small"), or the shopper's
+    own words when no code fits."""
+    code = normalize_return_reason(reason)
+    if code == "other":
+        return clean_text(reason, MAX_SHORT_LENGTH) or RETURN_REASON_LABELS[code]
+    return RETURN_REASON_LABELS[code]
+
+
+def _refund_name(refund: Any, order_id: Optional[str]) -> str:
+    return refund.rma_number if refund.kind == "return" else f"cancellation of {order_id}"
+
+
+def refund_line(refund: Any, order_id: Optional[str], today: date) -> str:
+    """One refund as a line of ``utter_refund_status``: what, how much, its status and, while the money is
+    on its way, the day it should arrive ("was expected by" once that day has passed)."""
+    line = f"- {_refund_name(refund, order_id)}: {money(refund.amount)}, {refund.status}"
+    if refund.expected_by is None:
+        return line
+    when = "was expected by" if refund.expected_by < today else "expected by"
+    return f"{line}, {when} {_date(refund.expected_by)}"
+
+
+def refund_problem(refund: Any, order_id: Optional[str], today: date) -> Optional[str]:
+    """A sentence about a refund that needs a person (failed, or still open after its expected day)."""
+    name = _refund_name(refund, order_id)
+    if refund.status == "failed":
+        return f"The refund {name} failed."
+    if refund.expected_by is not None and refund.expected_by < today:
+        return f"The refund {name} should have reached you by {_date(refund.expected_by)}."
+    return None
+
+
+def utter_cancelled(dispatcher: CollectingDispatcher, order_id: str, outcome: Any) -> None:
+    """The order is cancelled, and what happens to the money: the refund the shop created with the
+    cancellation (paid orders) and the day it should arrive, which refund status then shows too; or no
+    charge at all (pending orders: the payment had not gone through)."""
+    refund = outcome.refund
+    if refund is None:
+        dispatcher.utter_message(response="utter_order_cancelled_unpaid", order_id=order_id)
+        return
+    dispatcher.utter_message(
+        response="utter_order_cancelled", order_id=order_id, total=money(refund.amount),
+        expected_by=_date(refund.expected_by),
+    )
+
+
 def return_refusal(order: Any) -> Optional[str]:
     """Why ``order`` cannot be returned ("not_delivered", "window_expired", "not_returnable"), or None."""
     if order.status in ("pending", "paid", "shipped"):
@@ -274,7 +377,69 @@ class ValidateOrderForm(FormValidationAction):
         the hoodie from SA-100002"): one matching order line fills `return_item`, so the form goes on to
         the reason instead of asking which item."""
         events = await super().get_validation_events(dispatcher, tracker, domain)
-        return events + self._resolved_return_item(tracker, events)
+        events += self._resolved_return_item(tracker, events)
+        events += self._reused_return_reason(tracker, events)
+        return events + self._email_instead_of_order_number(dispatcher, tracker, events)
+
+    @staticmethod
+    def _slots_after(tracker: Tracker, events: List[Dict[str, Any]]) -> Dict[str, Any]:
+        slots = dict(tracker.slots)
+        slots.update({e["name"]: e.get("value") for e in events if e.get("event") == "slot"})
+        return slots
+
+    def _reused_return_reason(self, tracker: Tracker, events: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+        """A further item of the return this conversation registered for the same order: the reason given
+        then (`previous_return_reason`) instead of asking again, unless the shopper names a reason now ("the
+        shoes too, they're too big"), which then counts."""
+        slots = self._slots_after(tracker, events)
+        previous = slots.get("previous_return_reason")
+        if (
+            slots.get("order_task") != "return"
+            or slots.get("order_verified") is not True
+            or not slots.get("return_item")
+            or slots.get("return_reason")
+            or not isinstance(previous, dict)
+            or previous.get("order_id") != normalize_order_id(slots.get("order_id"))
+        ):
+            return []
+        said_now = clean_text((tracker.latest_message or {}).get("text"), MAX_TEXT_LENGTH)
+        reason = said_now if states_a_reason(said_now) else clean_text(previous.get("reason"))
+        return [SlotSet("return_reason", reason)] if reason else []
+
+    def _email_instead_of_order_number(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, events: List[Dict[str, Any]]
+    ) -> List[Dict[str, Any]]:
+        """Asked for the order number, the shopper offers an e-mail ("can't you look it up with my
+        email?"). Orders are shown only for order number and e-mail together, so a look-up by e-mail alone
+        would show anyone's orders to whoever types the address: say where the number is and offer a
+        colleague; said once already, end the identity check (the rules offer a colleague)."""
+        slots = self._slots_after(tracker, events)
+        if (
+            slots.get("requested_slot") != "order_id"
+            or slots.get("order_id")
+            or latest_intent(tracker) in STOP_INTENTS
+            or not mentions_email(tracker)
+        ):
+            return []
+        if said_in_previous_turn(tracker, "utter_order_id_by_email"):
+            return [SlotSet("order_verified", False), SlotSet("requested_slot", None)]
+        dispatcher.utter_message(response="utter_order_id_by_email")
+        return []
+
+    @staticmethod
+    def _lock_refusal(
+        dispatcher: CollectingDispatcher, tracker: Tracker, order_id: str
+    ) -> Optional[Dict[str, Any]]:
+        """The slots that end the form when this conversation may not verify ``order_id`` yet (three wrong
+        e-mails, see ``ShopService.lock_verification``), whatever the task; None when it may. Said once
+        per message, though both the order number and the e-mail are checked."""
+        until = get_shop().verification_locked_until(tracker.sender_id, order_id)
+        if until is None:
+            return None
+        if not any(m.get("response") == "utter_order_locked" for m in dispatcher.messages):
+            logger.info("order %s is locked for this conversation", order_id)
+            dispatcher.utter_message(response="utter_order_locked", order_id=order_id, wait=_wait(until))
+        return {"order_id": None, "email": None, "order_verified": False, "requested_slot": None}
 
     def _resolved_return_item(self, tracker: Tracker, events: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
         slots = dict(tracker.slots)
@@ -316,8 +481,9 @@ class ValidateOrderForm(FormValidationAction):
     async def extract_order_id(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[str, Any]:
-        """An order number typed without the NLU spotting it ("it's sa 100042", or garbage to reject)."""
-        if _has_entity(tracker, "order_id"):
+        """An order number typed without the NLU spotting it ("it's sa 100042", or garbage to reject). An
+        e-mail offered instead is no order number (see ``_email_instead_of_order_number``)."""
+        if _has_entity(tracker, "order_id") or mentions_email(tracker):
             return {}
         return _free_text_answer(tracker, "order_id", MAX_SHORT_LENGTH)
 
@@ -359,6 +525,9 @@ class ValidateOrderForm(FormValidationAction):
         if order_id is None:
             dispatcher.utter_message(response="utter_invalid_order_id")
             return {"order_id": None, "order_verified": False}
+        locked = self._lock_refusal(dispatcher, tracker, order_id)
+        if locked is not None:
+            return locked
         email = normalize_email(clean_text(tracker.get_slot("email"), MAX_EMAIL_LENGTH))
         verification = get_shop().verify_order(order_id, email or "")
         if verification is Verification.NOT_FOUND:
@@ -378,6 +547,8 @@ class ValidateOrderForm(FormValidationAction):
     def validate_email(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[str, Any]:
+        if any(m.get("response") == "utter_order_locked" for m in dispatcher.messages):
+            return {"email": None}  # the order of this message is locked: nothing of it is kept
         email = normalize_email(clean_text(value, MAX_EMAIL_LENGTH + 1))
         if email is None or len(email) > MAX_EMAIL_LENGTH:
             dispatcher.utter_message(response="utter_invalid_email")
@@ -386,6 +557,9 @@ class ValidateOrderForm(FormValidationAction):
         if order_id is None:
             # The order number is still to come; validate_order_id verifies both then.
             return {"email": email}
+        locked = self._lock_refusal(dispatcher, tracker, order_id)
+        if locked is not None:
+            return locked
         verification = get_shop().verify_order(order_id, email)
         if verification is Verification.VERIFIED:
             return {"email": email, "order_verified": True, "email_attempts": 0.0}
@@ -394,7 +568,11 @@ class ValidateOrderForm(FormValidationAction):
         attempts = int(tracker.get_slot("email_attempts") or 0) + 1
         logger.info("e-mail %s does not match order %s (attempt %d)", mask_email(email), order_id, attempts)
         if attempts >= MAX_EMAIL_ATTEMPTS:
-            dispatcher.utter_message(response="utter_too_many_attempts")
+            until = get_shop().lock_verification(tracker.sender_id, order_id)
+            dispatcher.utter_message(
+                response="utter_too_many_attempts", order_id=order_id,
+                wait=_wait(until) if until is not None else "a while",
+            )
             return {
                 "order_id": None,
                 "email": None,
@@ -464,21 +642,22 @@ class ActionHandleOrderRequest(Action):
         task = tracker.get_slot("order_task")
         task = task if task in TASKS else "status"
         shop = get_shop()
+        extra: List[Dict[str, Any]] = []
         try:
             if task == "cancel":
                 return self._cancel(dispatcher, shop.get_order(order_id, email))
             if task == "change_address":
-                completed = self._change_address(dispatcher, tracker, order_id, email)
+                completed, extra = self._change_address(dispatcher, tracker, order_id, email)
             elif task == "return":
-                completed = self._return(dispatcher, tracker, order_id, email)
+                completed, extra = self._return(dispatcher, tracker, order_id, email)
             elif task == "refund_status":
-                completed = self._refund_status(dispatcher, order_id, email)
+                completed, extra = self._refund_status(dispatcher, order_id, email)
             else:
                 completed = await self._status(dispatcher, tracker, domain, shop.get_order(order_id, email))
         except OrderAccessError:
             dispatcher.utter_message(response="utter_email_mismatch")
             return self._done(SlotSet("order_verified", False))
-        return self._done(SlotSet(TASK_COMPLETED, True)) if completed else self._done()
+        return self._done(*extra, *([SlotSet(TASK_COMPLETED, True)] if completed else []))
 
     @staticmethod
     async def _status(
@@ -517,18 +696,14 @@ class ActionHandleOrderRequest(Action):
         )
         return self._done(SlotSet("pending_confirmation", f"{PENDING_CANCEL}:{order.order_id}"))
 
-    @staticmethod
+    @classmethod
     def _change_address(
-        dispatcher: CollectingDispatcher, tracker: Tracker, order_id: str, email: str
-    ) -> bool:
+        cls, dispatcher: CollectingDispatcher, tracker: Tracker, order_id: str, email: str
+    ) -> Tuple[bool, List[Dict[str, Any]]]:
         address = tracker.get_slot("new_address")
         shop = get_shop()
         if not address:
-            order = shop.get_order(order_id, email)
-            dispatcher.utter_message(
-                response="utter_cannot_change_address", order_id=order.order_id, status=order.status
-            )
-            return False
+            return False, cls._cannot_change_address(dispatcher, tracker, shop.get_order(order_id, email))
         outcome = shop.change_shipping_address(order_id, email, address)
         if outcome.ok:
             dispatcher.utter_message(
@@ -536,20 +711,46 @@ class ActionHandleOrderRequest(Action):
                 order_id=outcome.order.order_id,
                 address=outcome.order.shipping_address,
             )
-            return True
+            return True, []
         if outcome.reason == "invalid_address":
             dispatcher.utter_message(response="utter_invalid_address", max_length=MAX_ADDRESS_LENGTH)
         elif outcome.order is not None:
-            dispatcher.utter_message(
-                response="utter_cannot_change_address", order_id=outcome.order.order_id,
-                status=outcome.order.status,
-            )
+            return False, cls._cannot_change_address(dispatcher, tracker, outcome.order)
         else:
             dispatcher.utter_message(response="utter_email_mismatch")
-        return False
+        return False, []
 
     @staticmethod
-    def _return(dispatcher: CollectingDispatcher, tracker: Tracker, order_id: str, email: str) -> bool:
+    def _cannot_change_address(
+        dispatcher: CollectingDispatcher, tracker: Tracker, order: Any
+    ) -> List[Dict[str, Any]]:
+        """Why the address of ``order`` cannot change, with what the shopper can do instead: for a shipped
+        order the carrier and tracking number, refusing the parcel, or returning it. Asked again right
+        after that answer, the same sentence would help nobody: the offer of a colleague instead (a yes
+        hands over through ``action_handle_confirmation``)."""
+        if last_answer(tracker) in ADDRESS_REFUSALS:
+            dispatcher.utter_message(
+                response="utter_cannot_change_address_again", order_id=order.order_id, status=order.status
+            )
+            return [SlotSet("pending_confirmation", PENDING_HANDOFF)]
+        if order.status == "shipped":
+            dispatcher.utter_message(
+                response="utter_cannot_change_address_shipped",
+                order_id=order.order_id,
+                carrier=order.carrier or "the carrier",
+                tracking_number=order.tracking_number or "from your shipping e-mail",
+                return_days=get_shop().return_window_days,
+            )
+        else:
+            dispatcher.utter_message(
+                response="utter_cannot_change_address", order_id=order.order_id, status=order.status
+            )
+        return []
+
+    @staticmethod
+    def _return(
+        dispatcher: CollectingDispatcher, tracker: Tracker, order_id: str, email: str
+    ) -> Tuple[bool, List[Dict[str, Any]]]:
         shop = get_shop()
         refusal = return_refusal(shop.get_order(order_id, email))
         if refusal is not None:
@@ -559,18 +760,27 @@ class ActionHandleOrderRequest(Action):
                 order_id=normalize_order_id(order_id),
                 reason=RETURN_REFUSALS[refusal],
             )
-            return False
-        outcome = shop.start_return(
-            order_id, email, tracker.get_slot("return_item"), tracker.get_slot("return_reason")
-        )
+            return False, []
+        number = normalize_order_id(order_id)
+        reason = tracker.get_slot("return_reason")
+        outcome = shop.start_return(order_id, email, tracker.get_slot("return_item"), reason)
         if outcome.ok:
-            dispatcher.utter_message(
-                response="utter_return_started" if outcome.created else "utter_return_already_open",
-                order_id=normalize_order_id(order_id),
-                item=outcome.item_name,
-                rma=outcome.rma_number,
-            )
-            return True
+            previous = tracker.get_slot("previous_return_reason")
+            reused = isinstance(previous, dict) and previous == {"order_id": number, "reason": reason}
+            if outcome.created and reused:
+                dispatcher.utter_message(
+                    response="utter_return_started_same_reason", order_id=number, item=outcome.item_name,
+                    rma=outcome.rma_number, reason=reason_label(reason),
+                )
+            else:
+                dispatcher.utter_message(
+                    response="utter_return_started" if outcome.created else "utter_return_already_open",
+                    order_id=number,
+                    item=outcome.item_name,
+                    rma=outcome.rma_number,
+                )
+            remembered = {"order_id": number, "reason": reason} if reason else None
+            return True, [SlotSet("previous_return_reason", remembered)] if remembered else []
         if outcome.reason in ("which_item", "item_not_found"):
             order = shop.get_order(order_id, email)
             dispatcher.utter_message(
@@ -584,18 +794,31 @@ class ActionHandleOrderRequest(Action):
             )
         else:
             dispatcher.utter_message(response="utter_email_mismatch")
-        return False
+        return False, []
 
     @staticmethod
-    def _refund_status(dispatcher: CollectingDispatcher, order_id: str, email: str) -> bool:
-        refunds = get_shop().refund_status(order_id, email)
+    def _refund_status(
+        dispatcher: CollectingDispatcher, order_id: str, email: str
+    ) -> Tuple[bool, List[Dict[str, Any]]]:
+        """Each refund of the order with its amount, status and the day it should arrive. A refund past
+        that day, or one that failed, also gets the offer of a colleague who can trace it."""
+        shop = get_shop()
+        refunds = shop.refund_status(order_id, email)
         number = normalize_order_id(order_id)
         if not refunds:
-            dispatcher.utter_message(response="utter_no_refund", order_id=number)
-            return True
-        lines = "\n".join(f"- {r.rma_number}: {money(r.amount)}, {r.status}" for r in refunds)
+            unpaid = shop.get_order(order_id, email).status == "cancelled"
+            dispatcher.utter_message(
+                response="utter_no_refund_unpaid" if unpaid else "utter_no_refund", order_id=number
+            )
+            return True, []
+        today = datetime.now(timezone.utc).date()
+        lines = "\n".join(refund_line(refund, number, today) for refund in refunds)
         dispatcher.utter_message(response="utter_refund_status", order_id=number, refunds=lines)
-        return True
+        problems = [problem for problem in (refund_problem(r, number, today) for r in refunds) if problem]
+        if not problems:
+            return True, []
+        dispatcher.utter_message(response="utter_refund_overdue", problem=" ".join(problems))
+        return True, [SlotSet("pending_confirmation", PENDING_HANDOFF)]
 
 
 class ActionHandleConfirmation(Action):
@@ -628,9 +851,7 @@ class ActionHandleConfirmation(Action):
         email = tracker.get_slot("email")
         outcome = get_shop().cancel_order(order_id, email or "")
         if outcome.ok:
-            dispatcher.utter_message(
-                response="utter_order_cancelled", order_id=order_id, total=money(outcome.order.total)
-            )
+            utter_cancelled(dispatcher, order_id, outcome)
             return [SlotSet("pending_confirmation", None), SlotSet(TASK_COMPLETED, True)]
         if outcome.order is not None:
             dispatcher.utter_message(

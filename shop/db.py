@@ -7,16 +7,19 @@ PostgreSQL gets a short connect timeout so an outage surfaces in seconds instead
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 
-from sqlalchemy import event
+from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Engine, create_engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from shop.config import database_url
 from shop.models import Base
+
+logger = logging.getLogger(__name__)
 
 #: Seconds PostgreSQL may take to accept a connection (``SHOP_DB_CONNECT_TIMEOUT``).
 CONNECT_TIMEOUT_S = int(os.environ.get("SHOP_DB_CONNECT_TIMEOUT", "3"))
@@ -80,8 +83,38 @@ def session_factory(engine: Engine) -> sessionmaker:
 
 
 def create_schema(engine: Engine) -> None:
-    """Create the shop tables that do not exist yet (other tables in the database are left alone)."""
+    """Create the shop tables that do not exist yet (other tables in the database are left alone), and add
+    the nullable columns a newer release added to an existing table (see :func:`add_missing_columns`)."""
     Base.metadata.create_all(engine)
+    add_missing_columns(engine)
+
+
+def add_missing_columns(engine: Engine) -> list[str]:
+    """Add to existing shop tables the columns the models have and the database lacks, when the column is
+    nullable (``ALTER TABLE ... ADD COLUMN`` is then safe on SQLite and PostgreSQL, and old rows read NULL).
+
+    A database seeded by an earlier release thus keeps working after an upgrade (``shopassist seed`` and
+    ``make demo`` run this); a missing NOT NULL column cannot be added without a value and is only logged
+    (``shopassist seed --reset`` rebuilds the database). Returns the ``table.column`` names added."""
+    existing_tables = set(inspect(engine).get_table_names())
+    added: list[str] = []
+    for table in Base.metadata.sorted_tables:
+        if table.name not in existing_tables:
+            continue
+        present = {column["name"] for column in inspect(engine).get_columns(table.name)}
+        for column in table.columns:
+            if column.name in present:
+                continue
+            if not column.nullable or column.primary_key:
+                logger.warning("shop table %s lacks column %s; reseed with --reset", table.name, column.name)
+                continue
+            column_type = column.type.compile(dialect=engine.dialect)
+            with engine.begin() as conn:  # names and types come from the models, never from input
+                conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {column_type}"))
+            added.append(f"{table.name}.{column.name}")
+    if added:
+        logger.info("added columns to the shop database: %s", ", ".join(added))
+    return added
 
 
 def drop_schema(engine: Engine) -> None:

@@ -7,7 +7,9 @@ What is deleted and what is kept, and why:
 * **feedback** rows of the conversations (text and CSAT rating): deleted;
 * **orders** are business records that the shop must keep for accounting, tax and warranty (typically
   6-10 years): kept with their numbers, items, amounts, statuses and dates, but the shipping address is
-  replaced by ``[erased]``; return reasons (the shopper's own words) are emptied;
+  replaced by ``[erased]``; the notes of returns (the shopper's own words) are emptied, their reason codes
+  (``too_small``, ``damaged``, ...) are kept; a reason written before codes existed becomes ``other``;
+* **verification locks** of the conversations (conversation id and order number): deleted;
 * the **customer** row is kept because orders point to it, but anonymised: name ``Erased customer``,
   e-mail ``erased-<id>@erased.invalid`` (the reserved ``.invalid`` domain never delivers), so nobody
   can verify an order with the old address any more.
@@ -29,7 +31,8 @@ from sqlalchemy.engine import Engine
 
 from shop.db import session_factory
 from shop.handoff_models import HandoffTicket
-from shop.models import Customer, Feedback, Order, Return
+from shop.models import Customer, Feedback, Order, Return, VerificationLock
+from shop.return_reasons import OTHER, RETURN_REASONS
 
 ERASED_NAME = "Erased customer"
 ERASED_ADDRESS = "[erased]"
@@ -67,7 +70,7 @@ class ShopErasure:
             verb = "anonymised" if self.applied else "would anonymise"
             orders = ", ".join(self.orders_anonymised) or "none"
             lines.append(f"shop database: {verb} customer #{self.customer_id} and the addresses of orders "
-                         f"{orders} ({self.returns_cleared} return reasons emptied); orders are kept")
+                         f"{orders} ({self.returns_cleared} return notes emptied); orders are kept")
         return lines
 
 
@@ -123,6 +126,8 @@ def erase_shop_records(engine: Engine, sender_ids: Iterable[str], email: Optiona
             result.feedback = len(feedback)
             if apply and feedback:
                 session.execute(delete(Feedback).where(Feedback.id.in_(feedback)))
+        if senders and apply and _has_tables(engine, "verification_locks"):
+            session.execute(delete(VerificationLock).where(VerificationLock.conversation_id.in_(senders)))
         if customer is not None:
             query = select(Order.id, Order.order_number, Order.status).where(Order.customer_id == customer.id)
             orders = session.execute(query.order_by(Order.order_number)).all()
@@ -146,7 +151,10 @@ def erase_shop_records(engine: Engine, sender_ids: Iterable[str], email: Optiona
                     session.execute(update(Order).where(Order.id.in_(order_ids))
                                     .values(shipping_address=ERASED_ADDRESS))
                 if returns:
-                    session.execute(update(Return).where(Return.id.in_(returns)).values(reason=""))
+                    theirs = Return.id.in_(returns)
+                    session.execute(update(Return).where(theirs).values(reason_note=None))
+                    free_text = Return.reason.notin_(RETURN_REASONS)  # written before reason codes existed
+                    session.execute(update(Return).where(theirs, free_text).values(reason=OTHER))
                 session.execute(update(Customer).where(Customer.id == customer.id)
                                 .values(name=ERASED_NAME, email=erased_email(customer.id)))
     return result

@@ -27,6 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import declarative_base, relationship, validates
 from sqlalchemy.types import TypeDecorator
 
+from shop.return_reasons import RETURN_REASONS
 from shop.vocabulary import ORDER_STATUSES, REFUND_STATUSES, RETURN_STATUSES
 
 Base = declarative_base()
@@ -185,7 +186,10 @@ class OrderItem(Base):
 
 
 class Return(Base):
-    """A return (RMA) of one order item. At most one per order item, enforced by a unique constraint."""
+    """A return (RMA) of one order item. At most one per order item, enforced by a unique constraint.
+
+    ``reason`` is one of :data:`shop.return_reasons.RETURN_REASONS`; the shopper's own words are kept in
+    ``reason_note`` (nullable: added after the first release, see :func:`shop.db.create_schema`)."""
 
     __tablename__ = "returns"
     id = Column(Integer, primary_key=True)
@@ -194,13 +198,17 @@ class Return(Base):
     order_item_id = Column(
         Integer, ForeignKey("order_items.id", ondelete="CASCADE"), nullable=False, unique=True
     )
-    reason = Column(Text, nullable=False, default="")
+    reason = Column(Text, nullable=False, default="other")
+    reason_note = Column(Text)
     status = Column(String(12), nullable=False)
     created_at = Column(DateTime, nullable=False)
 
     order_item = relationship(OrderItem, lazy="joined")
 
-    __table_args__ = (CheckConstraint(_in("status", RETURN_STATUSES), name="ck_returns_status"),)
+    __table_args__ = (
+        CheckConstraint(_in("status", RETURN_STATUSES), name="ck_returns_status"),
+        CheckConstraint(_in("reason", RETURN_REASONS), name="ck_returns_reason"),
+    )
 
 
 class Refund(Base):
@@ -221,6 +229,41 @@ class Refund(Base):
     )
 
 
+class CancellationRefund(Base):
+    """Money owed back for a paid order cancelled before it shipped; at most one per order (unique), written
+    in the same transaction as the cancellation, so the refund the shopper is promised always exists."""
+
+    __tablename__ = "cancellation_refunds"
+    id = Column(Integer, primary_key=True)
+    order_id = Column(Integer, ForeignKey("orders.id", ondelete="CASCADE"), nullable=False, unique=True)
+    amount = Column(Money, nullable=False)
+    status = Column(String(12), nullable=False)
+    created_at = Column(DateTime, nullable=False)
+
+    __table_args__ = (
+        CheckConstraint(_in("status", REFUND_STATUSES), name="ck_cancellation_refunds_status"),
+        CheckConstraint("amount >= 0", name="ck_cancellation_refunds_amount"),
+    )
+
+
+class VerificationLock(Base):
+    """An order that one conversation may not verify until ``locked_until``, after too many wrong e-mails.
+
+    Kept in the database rather than in a slot so that neither ``/restart`` nor a new session of the same
+    conversation nor an action-server restart lifts it. ``conversation_id`` is Rasa's sender id; expired rows
+    are deleted when a new lock is written."""
+
+    __tablename__ = "verification_locks"
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(String(255), nullable=False)
+    order_number = Column(String(9), nullable=False)
+    locked_until = Column(DateTime, nullable=False, index=True)
+
+    __table_args__ = (
+        UniqueConstraint("conversation_id", "order_number", name="uq_verification_locks_conversation_order"),
+    )
+
+
 class Feedback(Base):
     """Free-text feedback from a conversation (``sender_id`` is Rasa's conversation id)."""
 
@@ -237,4 +280,17 @@ class Feedback(Base):
 
 
 #: Tables in dependency order (parents first), used by the seed and for counting.
-TABLES = (Category, Brand, Product, ProductVariant, Customer, Order, OrderItem, Return, Refund, Feedback)
+TABLES = (
+    Category,
+    Brand,
+    Product,
+    ProductVariant,
+    Customer,
+    Order,
+    OrderItem,
+    Return,
+    Refund,
+    CancellationRefund,
+    VerificationLock,
+    Feedback,
+)

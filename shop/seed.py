@@ -40,6 +40,7 @@ from shop.models import (
     Refund,
     Return,
 )
+from shop.return_reasons import normalize_return_reason
 from shop.seed_catalog import CatalogProduct, build_catalog
 from shop.vocabulary import BRANDS, CATEGORIES, rma_number
 
@@ -344,7 +345,8 @@ class _Builder:
                 "rma_number": rma_number(order_number, position),
                 "order_id": order_id,
                 "order_item_id": item_id,
-                "reason": reason,
+                "reason": normalize_return_reason(reason),
+                "reason_note": reason,
                 "status": status,
                 "created_at": self.now - created_ago,
             }

@@ -30,6 +30,7 @@ from shop.errors import OrderAccessError, ShopUnavailableError, translate_db_err
 from shop.matching import best_matches, keywords, like_pattern, name_score, parse_price
 from shop.models import (
     Brand,
+    CancellationRefund,
     Category,
     Feedback,
     Order,
@@ -38,9 +39,11 @@ from shop.models import (
     ProductVariant,
     Refund,
     Return,
+    VerificationLock,
 )
 from shop.privacy import mask_email
 from shop.recommend import co_purchased, purchased_products
+from shop.return_reasons import normalize_return_reason
 from shop.search import Filters, SearchConfig, engine_for, similar_positions
 from shop.search import invalidate as invalidate_search_index
 from shop.vocabulary import (
@@ -191,11 +194,14 @@ class OrderInfo:
 class OrderOutcome:
     """Result of cancelling or re-addressing an order. ``reason`` is None when ``ok``; otherwise one of
     "not_found", "email_mismatch", "already_cancelled", "not_cancellable", "not_changeable",
-    "invalid_address". ``order`` is the order after the call (None unless the shopper was verified)."""
+    "invalid_address". ``order`` is the order after the call (None unless the shopper was verified).
+    ``refund`` is the refund a successful cancellation of a paid order created (None for a pending order:
+    no money was taken)."""
 
     ok: bool
     reason: str | None
     order: OrderInfo | None
+    refund: RefundInfo | None = None
 
 
 @dataclass(frozen=True)
@@ -214,12 +220,17 @@ class ReturnOutcome:
 
 @dataclass(frozen=True)
 class RefundInfo:
-    """A refund belonging to a return of the order."""
+    """A refund of the order: of a return (``kind`` "return", with its ``rma_number``) or of the whole order
+    cancelled after payment (``kind`` "cancellation", no RMA). ``expected_by`` is the day the money should
+    have reached the shopper (created + the processing time in working days) while the refund is still
+    pending or processing; None once it is completed or failed."""
 
-    rma_number: str
+    rma_number: str | None
     amount: float
     status: str
     created_at: datetime
+    expected_by: date | None = None
+    kind: str = "return"
 
 
 # ---------------------------------------------------------------------------------------------- helpers
@@ -303,6 +314,40 @@ def _return_window_from_env() -> int:
         return RETURN_WINDOW_DAYS
 
 
+#: Working days a refund takes to reach the shopper once it is created (data/knowledge/refunds.md: "within
+#: 5-7 working days"; the upper bound is what the shopper is told). ``SHOP_REFUND_PROCESSING_DAYS``.
+REFUND_PROCESSING_DAYS = 7
+REFUND_PROCESSING_ENV = "SHOP_REFUND_PROCESSING_DAYS"
+#: Minutes an order stays locked for a conversation after too many wrong e-mails (the cool-down).
+#: ``SHOP_VERIFICATION_LOCKOUT_MINUTES``.
+VERIFICATION_LOCKOUT_MINUTES = 15
+VERIFICATION_LOCKOUT_ENV = "SHOP_VERIFICATION_LOCKOUT_MINUTES"
+#: Refund states in which the money is still on its way (an expected date applies).
+OPEN_REFUND_STATUSES = ("pending", "processing")
+
+
+def _whole_number_from_env(name: str, default: int) -> int:
+    """``$name`` as a whole number of at least 0, else ``default`` (a bad value is logged, not fatal)."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return max(0, int(raw))
+    except ValueError:
+        logger.warning("ignoring %s=%r (not a whole number)", name, raw)
+        return default
+
+
+def add_working_days(start: date, days: int) -> date:
+    """The date ``days`` working days (Monday to Friday) after ``start``; public holidays are not known."""
+    current, left = start, max(0, days)
+    while left:
+        current += timedelta(days=1)
+        if current.weekday() < 5:
+            left -= 1
+    return current
+
+
 _SOLD = (
     select(ProductVariant.product_id.label("product_id"), func.sum(OrderItem.quantity).label("sold"))
     .join(OrderItem, OrderItem.variant_id == ProductVariant.id)
@@ -322,16 +367,32 @@ class ShopService:
         return_window_days: int | None = None,
         clock: Callable[[], datetime] | None = None,
         search_config: SearchConfig | None = None,
+        refund_processing_days: int | None = None,
+        verification_lockout_minutes: int | None = None,
     ) -> None:
         """``db_url``: SQLAlchemy URL (None: ``$SHOP_DB_URL``, else the local SQLite file).
         ``return_window_days``: overrides :data:`RETURN_WINDOW_DAYS` / ``$SHOP_RETURN_WINDOW_DAYS``.
         ``clock``: returns the current time (tests); defaults to the UTC wall clock.
         ``search_config``: text search and recommendation settings (default
-        :meth:`shop.search.SearchConfig.from_env`)."""
+        :meth:`shop.search.SearchConfig.from_env`).
+        ``refund_processing_days``: overrides :data:`REFUND_PROCESSING_DAYS` /
+        ``$SHOP_REFUND_PROCESSING_DAYS``.
+        ``verification_lockout_minutes``: overrides :data:`VERIFICATION_LOCKOUT_MINUTES` /
+        ``$SHOP_VERIFICATION_LOCKOUT_MINUTES``."""
         self.search_config = search_config or SearchConfig.from_env()
         self.db_url = database_url(db_url)
         self.return_window_days = (
             return_window_days if return_window_days is not None else _return_window_from_env()
+        )
+        self.refund_processing_days = (
+            refund_processing_days
+            if refund_processing_days is not None
+            else _whole_number_from_env(REFUND_PROCESSING_ENV, REFUND_PROCESSING_DAYS)
+        )
+        self.verification_lockout = timedelta(
+            minutes=verification_lockout_minutes
+            if verification_lockout_minutes is not None
+            else _whole_number_from_env(VERIFICATION_LOCKOUT_ENV, VERIFICATION_LOCKOUT_MINUTES)
         )
         self._clock = clock or (lambda: datetime.now(timezone.utc))
         with translate_db_errors(self.db_url):
@@ -740,39 +801,87 @@ class ShopService:
             return _order_info(order)
 
     def _change_open_order(
-        self, order_id: str, email: str, values: dict[str, Any], closed_reason: str, restock: bool
+        self, order_id: str, email: str, values: dict[str, Any], closed_reason: str, cancelling: bool
     ) -> OrderOutcome:
-        """Apply ``values`` to a pending/paid order with a conditional UPDATE, so concurrent or repeated
-        calls cannot both succeed on an order that has moved on."""
+        """Apply ``values`` to a pending/paid order with an UPDATE conditional on the status it was read
+        with, so concurrent or repeated calls cannot both succeed on an order that has moved on (an order
+        whose payment cleared meanwhile is read again). Cancelling also puts the items back in stock and,
+        for a paid order, creates its refund in the same transaction: a cancellation never exists without
+        the refund the shopper is promised."""
+        for _ in range(2):
+            outcome = self._try_change_open_order(order_id, email, values, closed_reason, cancelling)
+            if outcome is not None:
+                return outcome
+        return OrderOutcome(False, closed_reason, None)
+
+    def _try_change_open_order(
+        self, order_id: str, email: str, values: dict[str, Any], closed_reason: str, cancelling: bool
+    ) -> OrderOutcome | None:
+        """One attempt of :meth:`_change_open_order`; None when the order moved from pending to paid
+        between reading and updating it (try again)."""
         with self._transaction() as session:
             verification, order = self._verify(session, order_id, email)
             if order is None:
                 return OrderOutcome(False, verification.value, None)
-            updated = session.execute(
-                update(Order)
-                .where(Order.id == order.id, Order.status.in_(OPEN_ORDER_STATUSES))
-                .values(**values)
-                .execution_options(synchronize_session=False)
-            ).rowcount
-            if updated == 1 and restock:
-                for item in order.items:
-                    session.execute(
-                        update(ProductVariant)
-                        .where(ProductVariant.id == item.variant_id)
-                        .values(stock=ProductVariant.stock + item.quantity)
-                        .execution_options(synchronize_session=False)
-                    )
+            seen = order.status
+            updated = 0
+            if seen in OPEN_ORDER_STATUSES:
+                updated = session.execute(
+                    update(Order)
+                    .where(Order.id == order.id, Order.status == seen)
+                    .values(**values)
+                    .execution_options(synchronize_session=False)
+                ).rowcount
+            refund = None
+            if updated == 1 and cancelling:
+                self._restock(session, order)
+                if seen == "paid":
+                    refund = self._create_cancellation_refund(session, order)
             session.refresh(order)
             if updated == 1:
-                return OrderOutcome(True, None, _order_info(order))
-            reason = ALREADY_CANCELLED if order.status == "cancelled" and restock else closed_reason
+                return OrderOutcome(True, None, _order_info(order), refund)
+            if seen in OPEN_ORDER_STATUSES and order.status in OPEN_ORDER_STATUSES:
+                return None
+            reason = ALREADY_CANCELLED if order.status == "cancelled" and cancelling else closed_reason
             return OrderOutcome(False, reason, _order_info(order))
 
+    @staticmethod
+    def _restock(session: Session, order: Order) -> None:
+        for item in order.items:
+            session.execute(
+                update(ProductVariant)
+                .where(ProductVariant.id == item.variant_id)
+                .values(stock=ProductVariant.stock + item.quantity)
+                .execution_options(synchronize_session=False)
+            )
+
+    def _create_cancellation_refund(self, session: Session, order: Order) -> RefundInfo:
+        """The refund of a paid order being cancelled: its whole total, pending (the payment provider has
+        not been asked yet). One per order (unique in the schema)."""
+        record = CancellationRefund(
+            order_id=order.id, amount=order.total, status="pending", created_at=self._now()
+        )
+        session.add(record)
+        session.flush()
+        return self._refund_info(None, record.amount, record.status, record.created_at, "cancellation")
+
+    def _refund_info(
+        self, rma: str | None, amount: Decimal | None, status: str, created: datetime, kind: str
+    ) -> RefundInfo:
+        """A refund as the shopper sees it, with the day it should arrive while it is still on its way."""
+        expected = (
+            add_working_days(created.date(), self.refund_processing_days)
+            if status in OPEN_REFUND_STATUSES
+            else None
+        )
+        return RefundInfo(rma, _money(amount), status, _aware(created), expected, kind)
+
     def cancel_order(self, order_id: str, email: str) -> OrderOutcome:
-        """Cancel a pending or paid order and put its items back in stock. A second call answers
+        """Cancel a pending or paid order and put its items back in stock; a paid order also gets a refund of
+        its total (``outcome.refund``), which :meth:`refund_status` then lists. A second call answers
         ``already_cancelled``; shipped, delivered or returned orders answer ``not_cancellable``."""
         outcome = self._change_open_order(
-            order_id, email, {"status": "cancelled"}, NOT_CANCELLABLE, restock=True
+            order_id, email, {"status": "cancelled"}, NOT_CANCELLABLE, cancelling=True
         )
         if outcome.ok:
             invalidate_search_index(self.db_url)  # stock moved: the search index re-reads it
@@ -790,7 +899,7 @@ class ShopService:
                 info = _order_info(order) if order is not None else None
             return OrderOutcome(False, verification.value if info is None else INVALID_ADDRESS, info)
         outcome = self._change_open_order(
-            order_id, email, {"shipping_address": address}, NOT_CHANGEABLE, restock=False
+            order_id, email, {"shipping_address": address}, NOT_CHANGEABLE, cancelling=False
         )
         logger.info(
             "address change %s for %s: %s",
@@ -844,11 +953,13 @@ class ShopService:
                 return ReturnOutcome(
                     False, False, None, None, None, WHICH_ITEM if matches else ITEM_NOT_FOUND
                 )
+            note = " ".join((reason or "").split())[:MAX_FEEDBACK_LENGTH]
             record = Return(
                 rma_number=rma_number(order.order_number, position),
                 order_id=order.id,
                 order_item_id=line.id,
-                reason=(reason or "").strip()[:MAX_FEEDBACK_LENGTH],
+                reason=normalize_return_reason(note),
+                reason_note=note or None,
                 status="requested",
                 created_at=now,
             )
@@ -868,8 +979,10 @@ class ShopService:
         """Open a return (RMA) for one item of a delivered order inside the return window.
 
         ``item`` may be a product name, part of one ("the hoodie", "shoes") or None when the order has a
-        single line. Asking again for the same item returns the existing RMA with ``created=False``; a
-        concurrent duplicate loses on the unique constraint and gets that same answer.
+        single line. ``reason`` is the shopper's words: the return stores its reason code
+        (:func:`shop.return_reasons.normalize_return_reason`) and keeps the words as its note. Asking again
+        for the same item returns the existing RMA with ``created=False``; a concurrent duplicate loses on
+        the unique constraint and gets that same answer.
         """
         try:
             outcome = self._try_start_return(order_id, email, item, reason)
@@ -887,7 +1000,8 @@ class ShopService:
         return outcome
 
     def refund_status(self, order_id: str, email: str) -> list[RefundInfo]:
-        """Refunds of the order's returns, oldest first (empty when nothing is being refunded).
+        """Refunds of the order, oldest first: those of its returns and the one of its cancellation (empty
+        when nothing is being refunded), each with the day it should arrive while it is on its way.
         Raises :class:`OrderAccessError` unless the order belongs to ``email``."""
         with self._transaction() as session:
             verification, order = self._verify(session, order_id, email)
@@ -899,10 +1013,68 @@ class ShopService:
                 .where(Return.order_id == order.id)
                 .order_by(Refund.created_at, Refund.id)
             ).all()
-            return [
-                RefundInfo(rma, _money(amount), status, _aware(created))
+            refunds = [
+                self._refund_info(rma, amount, status, created, "return")
                 for rma, amount, status, created in rows
             ]
+            cancellation = session.execute(
+                select(CancellationRefund).where(CancellationRefund.order_id == order.id)
+            ).scalar_one_or_none()
+            if cancellation is not None:
+                refunds.append(
+                    self._refund_info(
+                        None, cancellation.amount, cancellation.status, cancellation.created_at,
+                        "cancellation",
+                    )
+                )
+            return sorted(refunds, key=lambda refund: refund.created_at)
+
+    # ------------------------------------------------------------------------------------ identity checks
+    def verification_locked_until(self, conversation_id: str, order_id: str) -> datetime | None:
+        """Until when conversation ``conversation_id`` may not verify ``order_id`` (UTC, aware), or None.
+
+        Set by :meth:`lock_verification` after too many wrong e-mails; whatever the shopper then asks for
+        that order (status, cancel, return, address, refund) is refused until the cool-down is over."""
+        number = normalize_order_id(order_id)
+        if number is None:
+            return None
+        with self._transaction() as session:
+            until = session.execute(
+                select(VerificationLock.locked_until).where(
+                    VerificationLock.conversation_id == str(conversation_id)[:255],
+                    VerificationLock.order_number == number,
+                    VerificationLock.locked_until > self._now(),
+                )
+            ).scalar_one_or_none()
+        return _aware(until)
+
+    def lock_verification(self, conversation_id: str, order_id: str) -> datetime | None:
+        """Lock ``order_id`` for ``conversation_id`` for the cool-down (:data:`VERIFICATION_LOCKOUT_MINUTES`)
+        and return until when (None for a malformed order number). Locking again extends the lock; expired
+        locks of every conversation are deleted on the way."""
+        number = normalize_order_id(order_id)
+        if number is None:
+            return None
+        now = self._now()
+        until = now + self.verification_lockout
+        conversation = str(conversation_id)[:255]
+        with self._transaction() as session:
+            for stale in session.execute(
+                select(VerificationLock).where(
+                    or_(
+                        VerificationLock.locked_until <= now,
+                        (VerificationLock.conversation_id == conversation)
+                        & (VerificationLock.order_number == number),
+                    )
+                )
+            ).scalars():
+                session.delete(stale)
+            session.flush()
+            session.add(
+                VerificationLock(conversation_id=conversation, order_number=number, locked_until=until)
+            )
+        logger.info("order %s locked for a conversation until %s", number, until.strftime("%H:%M"))
+        return _aware(until)
 
     # ------------------------------------------------------------------------------------ feedback
     def record_feedback(self, sender_id: str, text: str, rating: int | None = None) -> int:

@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta, timezone
 
 import pytest
+from sqlalchemy import select
 
+from actions import common
 from actions.orders import (
     PENDING_HANDOFF,
     ActionHandleConfirmation,
@@ -12,6 +15,8 @@ from actions.orders import (
     ValidateOrderForm,
 )
 from shop import ShopService
+from shop.db import get_engine
+from shop.models import Return
 from tests.actions.conftest import ALEX, SAM, make_tracker, responses, run_action, slot_events
 
 FORM = "order_form"
@@ -25,6 +30,19 @@ def validate(domain, slots=None, new_slots=None, **kwargs):
 
 def verified(order_id, task, **extra):
     return {"order_id": order_id, "email": ALEX, "order_verified": True, "order_task": task, **extra}
+
+
+def tracker_after(history, text, active_loop=FORM, **kwargs):
+    """A tracker whose earlier turns are ``history``: (what the shopper said, [the responses the bot
+    answered with]), oldest first; Rasa names each response in the bot event's metadata."""
+    tracker = make_tracker(text=text, active_loop=active_loop, **kwargs)
+    earlier = []
+    for said, answers in history:
+        earlier.append({"event": "user", "text": said, "parse_data": {"intent": {"name": "inform"}}})
+        earlier += [{"event": "bot", "text": name, "metadata": {"utter_action": name}} for name in answers]
+        earlier.append({"event": "action", "name": "action_listen"})
+    tracker.events = earlier + list(tracker.events)
+    return tracker
 
 
 # ------------------------------------------------------------------------------------ validation
@@ -73,7 +91,7 @@ def test_order_number_and_email_in_one_message(shop_db, domain):
     assert slots["order_verified"] is True
 
 
-def test_wrong_email_three_times_ends_the_form(shop_db, domain, caplog):
+def test_wrong_email_three_times_ends_the_form(fresh_db, domain, caplog):
     caplog.set_level(logging.DEBUG)
     slots = {"order_id": "SA-100006", "order_task": "status", "email_attempts": 0.0}
     for attempt in (1, 2):
@@ -87,6 +105,76 @@ def test_wrong_email_three_times_ends_the_form(shop_db, domain, caplog):
     assert events["order_verified"] is False
     assert events["requested_slot"] is None  # ends the form
     assert ALEX not in caplog.text and SAM not in caplog.text
+
+
+def _three_wrong_emails(domain, sender):
+    slots = {"order_id": "SA-100006", "order_task": "status", "email_attempts": 0.0}
+    for _ in range(3):
+        said, events = validate(domain, slots=slots, new_slots={"email": ALEX}, requested_slot="email",
+                                sender_id=sender)
+        slots["email_attempts"] = events["email_attempts"]
+    return said
+
+
+@pytest.mark.parametrize("task", ["status", "cancel", "return", "change_address", "refund_status"])
+def test_after_three_wrong_emails_the_order_stays_locked_whatever_the_request(fresh_db, domain, task):
+    assert _three_wrong_emails(domain, "shopper-1") == ["utter_too_many_attempts"]
+    # Issue 15: "where is SA-100006, my email is sam.lee@example.com" right after got the order status.
+    for new_slots in ({"order_id": "SA-100006", "email": SAM}, {"email": SAM, "order_id": "sa100006"}):
+        said, events = validate(domain, slots={"order_task": task}, new_slots=new_slots,
+                                sender_id="shopper-1")
+        assert said == ["utter_order_locked"]
+        assert events["order_verified"] is False and events["requested_slot"] is None  # ends the form
+        assert events["order_id"] is None and events["email"] is None
+    said, events = validate(domain, slots={"order_task": task}, new_slots={"order_id": "#100006"},
+                            requested_slot="order_id", sender_id="shopper-1")
+    assert said == ["utter_order_locked"]
+    said, events = validate(domain, slots={"order_task": task, "order_id": "SA-100006"},
+                            new_slots={"email": SAM}, requested_slot="email", sender_id="shopper-1")
+    assert said == ["utter_order_locked"] and events["order_verified"] is False
+
+
+def test_the_lockout_is_per_conversation_and_ends_after_the_cool_down(fresh_db, domain):
+    _three_wrong_emails(domain, "shopper-1")
+    both = {"order_id": "SA-100006", "email": SAM}
+    said, events = validate(domain, slots={"order_task": "status"}, new_slots=both, sender_id="shopper-2")
+    assert said == [] and events["order_verified"] is True
+    later = datetime.now(timezone.utc) + timedelta(minutes=16)
+    common.set_shop(ShopService(fresh_db, clock=lambda: later))
+    try:
+        said, events = validate(domain, slots={"order_task": "status"}, new_slots=both, sender_id="shopper-1")
+    finally:
+        common.reset_shop()
+    assert said == [] and events["order_verified"] is True
+
+
+def test_an_email_instead_of_the_order_number_says_where_to_find_it_then_a_person(shop_db, domain):
+    said, events = validate(domain, slots={"order_task": "status"},
+                            text="can't you look it up with my email?", requested_slot="order_id")
+    assert said == ["utter_order_id_by_email"]  # not "That doesn't look like an order number"
+    assert events.get("order_id") is None and "requested_slot" not in events  # the form asks again
+    help_text = domain["responses"]["utter_order_id_by_email"][0]
+    assert "confirmation e-mail" in help_text["text"] and "My account" in help_text["text"]
+    assert [b["payload"] for b in help_text["buttons"]] == ["/request_human"]
+
+    # The e-mail itself, typed where the order number was asked: kept for later, no orders shown.
+    entity = [{"entity": "email", "value": ALEX}]
+    said, events = validate(domain, slots={"order_task": "status"}, text=ALEX, entities=entity,
+                            new_slots={"email": ALEX}, requested_slot="order_id")
+    assert said == ["utter_order_id_by_email"]
+    assert events["email"] == ALEX and events.get("order_verified") is not True
+
+    # Asked again right after the explanation: no second copy; the identity check ends and the rules
+    # offer a colleague (order_verified false).
+    tracker = tracker_after(
+        [("can't you look it up with my email?", ["utter_order_id_by_email", "utter_ask_order_id"])],
+        "just use my email alex.morgan@example.com", slots={"order_task": "status"}, entities=entity,
+        new_slots={"email": ALEX}, requested_slot="order_id",
+    )
+    messages, events = run_action(ValidateOrderForm(), tracker, domain)
+    events = slot_events(events)
+    assert responses(messages) == []
+    assert events["requested_slot"] is None and events["order_verified"] is False
 
 
 def test_someone_elses_order_reveals_nothing(shop_db, domain):
@@ -256,8 +344,34 @@ def test_address_change(fresh_db, domain):
     assert events["new_address"] is None
 
 
-def test_address_change_of_shipped_order_is_refused(fresh_db, domain):
-    messages, _ = handle(domain, verified("SA-100001", "change_address"))
+def test_address_change_of_shipped_order_is_refused_with_next_steps(fresh_db, domain):
+    order = ShopService(fresh_db).get_order("SA-100001", ALEX)
+    messages, events = handle(domain, verified("SA-100001", "change_address"))
+    assert responses(messages) == ["utter_cannot_change_address_shipped"]
+    assert (messages[0]["carrier"], messages[0]["tracking_number"]) == (order.carrier, order.tracking_number)
+    assert messages[0]["return_days"] == 30
+    text = domain["responses"]["utter_cannot_change_address_shipped"][0]["text"]
+    assert all(step in text for step in ("{carrier}", "{tracking_number}", "refuse the parcel", "return it"))
+    assert "pending_confirmation" not in events
+
+
+def test_address_change_asked_again_gets_no_second_copy_but_a_colleague(fresh_db, domain):
+    refused = ("I need to change the address of SA-100001", ["utter_cannot_change_address_shipped"])
+    tracker = tracker_after([refused], "please, I moved! change the address",
+                            intent="change_shipping_address", slots=verified("SA-100001", "change_address"),
+                            active_loop=None)
+    messages, events = run_action(ActionHandleOrderRequest(), tracker, domain)
+    assert responses(messages) == ["utter_cannot_change_address_again"]
+    assert slot_events(events)["pending_confirmation"] == PENDING_HANDOFF  # "yes" hands over
+    again = ("still need it changed", ["utter_cannot_change_address_again"])
+    tracker = tracker_after([refused, again], "change the address", intent="change_shipping_address",
+                            slots=verified("SA-100001", "change_address"), active_loop=None)
+    messages, _ = run_action(ActionHandleOrderRequest(), tracker, domain)
+    assert responses(messages) == ["utter_cannot_change_address_shipped"]  # never one sentence twice in a row
+
+
+def test_address_change_of_a_delivered_order_is_refused(fresh_db, domain):
+    messages, _ = handle(domain, verified("SA-100002", "change_address"))
     assert responses(messages) == ["utter_cannot_change_address"]
 
 
@@ -283,13 +397,91 @@ def test_return_outside_the_window_is_refused(fresh_db, domain):
 def test_refund_status(shop_db, domain):
     refunds = ShopService(shop_db).refund_status("SA-100005", ALEX)
     assert refunds
-    messages, _ = handle(domain, verified("SA-100005", "refund_status"))
-    assert responses(messages) == ["utter_refund_status"]
+    messages, events = handle(domain, verified("SA-100005", "refund_status"))
+    # The demo refund has been processing for 17 days, past its expected date: a colleague is offered.
+    assert responses(messages) == ["utter_refund_status", "utter_refund_overdue"]
     for refund in refunds:
         assert refund.rma_number in messages[0]["refunds"]
         assert refund.status in messages[0]["refunds"]
+        assert f"was expected by {refund.expected_by.strftime('%A, %d %B %Y')}" in messages[0]["refunds"]
+    assert "RMA-100005-1" in messages[1]["problem"]
+    assert events["pending_confirmation"] == PENDING_HANDOFF
     messages, _ = handle(domain, verified("SA-100001", "refund_status"))
     assert responses(messages) == ["utter_no_refund"]
+
+
+def test_refund_status_says_when_the_money_should_arrive(fresh_db, domain):
+    handle(domain, verified("SA-100002", "return", return_item="hoodie", return_reason="too small"))
+    refund = ShopService(fresh_db).refund_status("SA-100002", ALEX)[0]
+    messages, events = handle(domain, verified("SA-100002", "refund_status"))
+    assert responses(messages) == ["utter_refund_status"]
+    assert f"pending, expected by {refund.expected_by.strftime('%A, %d %B %Y')}" in messages[0]["refunds"]
+    assert "pending_confirmation" not in events
+
+
+def test_a_cancelled_paid_order_has_the_refund_its_reply_promised(fresh_db, domain):
+    _, events = handle(domain, verified("SA-100003", "cancel"))
+    tracker = make_tracker(slots={**verified("SA-100003", "cancel"), **events}, intent="affirm")
+    messages, _ = run_action(ActionHandleConfirmation(), tracker, domain)
+    assert responses(messages) == ["utter_order_cancelled"]
+    promised = messages[0]
+    # Issue 15: "when do I get my money back" then answered "There's no refund for order SA-100003 yet".
+    messages, _ = handle(domain, verified("SA-100003", "refund_status"))
+    assert responses(messages) == ["utter_refund_status"]
+    assert "cancellation of SA-100003" in messages[0]["refunds"]
+    assert promised["total"] in messages[0]["refunds"] and promised["expected_by"] in messages[0]["refunds"]
+
+
+def test_a_cancelled_unpaid_order_promises_no_refund(fresh_db, domain):
+    sam = {**verified("SA-100006", "cancel"), "email": SAM}
+    _, events = handle(domain, sam)
+    tracker = make_tracker(slots={**sam, **events}, intent="affirm")
+    messages, _ = run_action(ActionHandleConfirmation(), tracker, domain)
+    assert responses(messages) == ["utter_order_cancelled_unpaid"]
+    messages, _ = handle(domain, {**sam, "order_task": "refund_status"})
+    assert responses(messages) == ["utter_no_refund_unpaid"]
+
+
+def _stored_reasons(url):
+    with get_engine(url).connect() as conn:
+        latest = select(Return.reason, Return.reason_note).order_by(Return.id.desc()).limit(1)
+        return conn.execute(latest).one()
+
+
+def test_return_reason_is_stored_normalised_with_the_shoppers_words(fresh_db, domain):
+    words = "i already told you, too small"
+    slots = verified("SA-100002", "return", return_item="hoodie", return_reason=words)
+    handle(domain, slots)
+    assert _stored_reasons(fresh_db) == ("too_small", words)
+
+
+def test_a_second_item_of_the_same_return_reuses_the_reason(fresh_db, domain):
+    messages, events = handle(domain, verified("SA-100002", "return", return_item="hoodie",
+                                                return_reason="too small"))
+    assert responses(messages) == ["utter_return_started"]
+    remembered = events["previous_return_reason"]
+    assert remembered == {"order_id": "SA-100002", "reason": "too small"}
+    base = verified("SA-100002", "return", previous_return_reason=remembered)
+    said, slots = validate(domain, slots=base, text="the shoes", requested_slot="return_item")
+    assert said == [] and slots["return_item"] == "the shoes"
+    assert slots["return_reason"] == "too small" and slots["requested_slot"] is None  # not asked again
+    messages, _ = handle(domain, {**base, "return_item": "shoes", "return_reason": "too small"})
+    assert responses(messages) == ["utter_return_started_same_reason"]
+    items = ShopService(fresh_db).get_order("SA-100002", ALEX).items
+    shoes = [item.name for item in items if item.category == "shoes"]
+    assert messages[0]["reason"] == "too small" and [messages[0]["item"]] == shoes
+
+
+def test_a_second_item_with_its_own_reason_or_of_another_order_keeps_no_old_reason(shop_db, domain):
+    remembered = {"order_id": "SA-100002", "reason": "too small"}
+    base = verified("SA-100002", "return", previous_return_reason=remembered)
+    said_otherwise = "the shoes, they arrived damaged"
+    _, slots = validate(domain, slots=base, text=said_otherwise, requested_slot="return_item")
+    assert slots["return_reason"] == said_otherwise
+    elsewhere = {**remembered, "order_id": "SA-100009"}
+    other_order = verified("SA-100002", "return", previous_return_reason=elsewhere)
+    _, slots = validate(domain, slots=other_order, text="the shoes", requested_slot="return_item")
+    assert slots.get("return_reason") is None and slots["requested_slot"] == "return_reason"
 
 
 def test_return_of_an_order_not_yet_delivered_is_refused(fresh_db, domain):

@@ -15,7 +15,7 @@ from shop import ShopService, Verification
 from shop.db import dispose_engine, get_engine, session_factory
 from shop.erasure import ERASED_ADDRESS, ERASED_NAME, OpenOrdersError, erased_email
 from shop.handoff_models import HandoffTicket
-from shop.models import Customer, Feedback, Order, Return
+from shop.models import Customer, Feedback, Order, Return, VerificationLock
 from shop.seed import seed_database
 from shopassist.analytics_sink import create_analytics_schema, event_row, store_rows
 from shopassist.cli import main as cli_main
@@ -52,6 +52,8 @@ def _shop(url: str) -> None:
     service = ShopService(url)
     service.record_feedback("conv-alex", "quick and friendly", 5)
     service.record_feedback("conv-sam", "fine", 4)
+    service.lock_verification("conv-sam", "SA-100001")
+    service.lock_verification("conv-alex", "SA-100006")
     now = datetime(2026, 11, 20, 11)
     with session_factory(get_engine(url))() as session, session.begin():
         alex = session.execute(sa.select(Customer).where(Customer.email == ALEX)).scalar_one()
@@ -116,6 +118,8 @@ def _shop_state(url: str) -> Dict[str, object]:
             "customers": sorted(session.execute(sa.select(Customer.email)).scalars()),
             "addresses": sorted(session.execute(sa.select(Order.shipping_address)).scalars()),
             "reasons": sorted(session.execute(sa.select(Return.reason)).scalars()),
+            "notes": sorted(note or "" for note in session.execute(sa.select(Return.reason_note)).scalars()),
+            "locks": sorted(session.execute(sa.select(VerificationLock.conversation_id)).scalars()),
         }
 
 
@@ -147,7 +151,8 @@ def test_erase_customer(stores) -> None:
     assert erased_email(done.shop.customer_id) in state["customers"]
     assert state["addresses"].count(ERASED_ADDRESS) == 5  # only Alex's orders
     assert len(state["addresses"]) == len(before[2]["addresses"])
-    assert "" in state["reasons"]
+    assert "" not in before[2]["notes"] and "" in state["notes"]  # Alex's words about the return are gone
+    assert state["reasons"] == before[2]["reasons"]  # reason codes are no personal data: they stay
 
     service = ShopService(stores["shop_url"])
     assert service.verify_order("SA-100001", ALEX) != Verification.VERIFIED
@@ -172,6 +177,7 @@ def test_erase_one_conversation(stores) -> None:
     assert state["tickets"] == ["conv-alex", "conv-alex-2"]
     assert state["feedback"] == [s for s in feedback_before if s != "conv-sam"]
     assert "conv-alex" in state["feedback"]
+    assert state["locks"] == ["conv-alex"]  # identity-check locks of the conversation are gone
     assert SAM in state["customers"]  # a conversation erase leaves the customer record alone
 
 

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from shop import OrderAccessError, ShopService, Verification
-from shop.db import get_engine
-from shop.models import Feedback, ProductVariant, Refund, Return
+from shop.db import get_engine, session_factory
+from shop.models import CancellationRefund, Feedback, Order, ProductVariant, Refund, Return
+from shop.service import add_working_days
 
 from .conftest import ALEX, SAM
 
@@ -79,7 +81,42 @@ def test_cancel_paid_order_restocks_and_is_not_repeated(svc: ShopService, db_url
 
 
 def test_cancel_pending_order(svc: ShopService) -> None:
-    assert svc.cancel_order("SA-100006", SAM).ok
+    outcome = svc.cancel_order("SA-100006", SAM)
+    assert outcome.ok
+    assert outcome.refund is None  # the payment had not gone through: nothing to refund
+    assert svc.refund_status("SA-100006", SAM) == []
+
+
+def test_cancelling_a_paid_order_creates_the_refund_it_promises(svc: ShopService, db_url: str) -> None:
+    outcome = svc.cancel_order("SA-100003", ALEX)
+    assert outcome.ok and outcome.refund is not None
+    assert outcome.refund.amount == pytest.approx(outcome.order.total)
+    assert (outcome.refund.kind, outcome.refund.status, outcome.refund.rma_number) == (
+        "cancellation",
+        "pending",
+        None,
+    )
+    today = datetime.now(timezone.utc).date()
+    assert outcome.refund.expected_by == add_working_days(today, 7)
+    assert svc.refund_status("SA-100003", ALEX) == [outcome.refund]
+    assert not svc.cancel_order("SA-100003", ALEX).ok  # a second cancellation refunds nothing more
+    assert count(db_url, CancellationRefund) == 1
+
+
+def test_cancellation_and_its_refund_are_one_transaction(svc: ShopService, db_url: str) -> None:
+    """A refund that cannot be written undoes the cancellation: no cancelled paid order without a refund."""
+    with session_factory(get_engine(db_url))() as session, session.begin():
+        order = session.execute(select(Order).where(Order.order_number == "SA-100003")).scalar_one()
+        session.add(
+            CancellationRefund(order_id=order.id, amount=1, status="pending", created_at=datetime.now())
+        )
+    with get_engine(db_url).connect() as conn:
+        stock_before = dict(conn.execute(select(ProductVariant.id, ProductVariant.stock)).all())
+    with pytest.raises(IntegrityError):
+        svc.cancel_order("SA-100003", ALEX)
+    assert svc.get_order("SA-100003", ALEX).status == "paid"
+    with get_engine(db_url).connect() as conn:
+        assert dict(conn.execute(select(ProductVariant.id, ProductVariant.stock)).all()) == stock_before
 
 
 @pytest.mark.parametrize("order_id", ["SA-100001", "SA-100002", "SA-100005"])
@@ -210,11 +247,88 @@ def test_refund_status(svc: ShopService) -> None:
     refunds = svc.refund_status("#100005", ALEX)
     assert len(refunds) == 1 and refunds[0].status == "processing" and refunds[0].amount > 0
     assert refunds[0].created_at.tzinfo is not None
+    assert refunds[0].kind == "return"
     assert svc.refund_status("SA-100001", ALEX) == []
     with pytest.raises(OrderAccessError):
         svc.refund_status("SA-100005", SAM)
     with pytest.raises(OrderAccessError):
         svc.refund_status("SA-1", ALEX)
+
+
+def test_refund_status_gives_the_day_the_money_should_arrive(
+    svc: ShopService, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    processing = svc.refund_status("SA-100005", ALEX)[0]
+    assert processing.expected_by == add_working_days(processing.created_at.date(), 7)
+    assert ShopService(db_url, refund_processing_days=2).refund_status("SA-100005", ALEX)[0].expected_by == (
+        add_working_days(processing.created_at.date(), 2)
+    )
+    monkeypatch.setenv("SHOP_REFUND_PROCESSING_DAYS", "10")
+    assert ShopService(db_url).refund_status("SA-100005", ALEX)[0].expected_by == (
+        add_working_days(processing.created_at.date(), 10)
+    )
+    with session_factory(get_engine(db_url))() as session, session.begin():
+        query = select(Refund).join(Return).where(Return.rma_number == "RMA-100005-1")
+        refund = session.execute(query).scalar_one()
+        refund.status = "completed"
+    assert svc.refund_status("SA-100005", ALEX)[0].expected_by is None  # arrived: no date to wait for
+
+
+@pytest.mark.parametrize(
+    ("start", "days", "expected"),
+    [
+        (date(2026, 12, 4), 1, date(2026, 12, 7)),  # Friday + 1 working day = Monday
+        (date(2026, 12, 5), 1, date(2026, 12, 7)),  # from a Saturday
+        (date(2026, 12, 1), 7, date(2026, 12, 10)),  # Tuesday + 7 = next Thursday
+        (date(2026, 12, 1), 0, date(2026, 12, 1)),
+    ],
+)
+def test_add_working_days(start: date, days: int, expected: date) -> None:
+    assert add_working_days(start, days) == expected
+
+
+def test_return_reason_is_stored_as_a_code_with_the_shoppers_words(svc: ShopService, db_url: str) -> None:
+    outcome = svc.start_return("SA-100002", ALEX, "hoodie", "  i already told you,   too small ")
+    assert outcome.created
+    with get_engine(db_url).connect() as conn:
+        reason, note = conn.execute(
+            select(Return.reason, Return.reason_note).where(Return.rma_number == outcome.rma_number)
+        ).one()
+    assert (reason, note) == ("too_small", "i already told you, too small")
+    unclear = svc.start_return("SA-100002", ALEX, "shoes", "my cat hates them")
+    with get_engine(db_url).connect() as conn:
+        assert conn.execute(
+            select(Return.reason, Return.reason_note).where(Return.rma_number == unclear.rma_number)
+        ).one() == ("other", "my cat hates them")
+
+
+# -------------------------------------------------------------------------------- identity-check lockout
+def test_lockout_holds_for_one_conversation_and_order_until_the_cool_down_ends(
+    db_url: str, seed_now: datetime
+) -> None:
+    now = seed_now
+    svc = ShopService(db_url, clock=lambda: now)
+    assert svc.verification_locked_until("conv-1", "SA-100006") is None
+    until = svc.lock_verification("conv-1", "sa100006")
+    assert until == now + timedelta(minutes=15)
+    assert svc.verification_locked_until("conv-1", "#100006") == until
+    assert svc.verification_locked_until("conv-2", "SA-100006") is None  # another conversation
+    assert svc.verification_locked_until("conv-1", "SA-100001") is None  # another order
+    later = ShopService(db_url, clock=lambda: now + timedelta(minutes=15, seconds=1))
+    assert later.verification_locked_until("conv-1", "SA-100006") is None
+    assert svc.lock_verification("conv-1", "not an order") is None
+
+
+def test_lockout_length_is_configurable(
+    db_url: str, seed_now: datetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    short = ShopService(db_url, clock=lambda: seed_now, verification_lockout_minutes=5)
+    assert short.lock_verification("conv-1", "SA-100006") == seed_now + timedelta(minutes=5)
+    monkeypatch.setenv("SHOP_VERIFICATION_LOCKOUT_MINUTES", "60")
+    svc = ShopService(db_url, clock=lambda: seed_now)
+    relocked = svc.lock_verification("conv-1", "SA-100006")
+    assert relocked == seed_now + timedelta(minutes=60)  # locking again replaces the lock
+    assert svc.verification_locked_until("conv-1", "SA-100006") == relocked
 
 
 # -------------------------------------------------------------------------------- feedback

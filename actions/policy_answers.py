@@ -16,13 +16,14 @@ import os
 from typing import Any, Dict, List, Optional, Sequence
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import MAX_TEXT_LENGTH, clean_text, latest_intent
 from actions.knowledge import utter_passage
 from actions.questions import asks_how_things_work, is_general_question
+from shop import normalize_order_id
 
 logger = logging.getLogger(__name__)
 
@@ -146,10 +147,22 @@ def answer_general_question(
     return True
 
 
+def answer_other_question(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
+    """A question the message that started the order form asked besides its order request ("where is
+    SA-100006 and can I still change what's in it?"), answered before the form's question: while the form
+    asks, nothing else answers it (actions/other_clause.py)."""
+    if latest_intent(tracker) not in (*ORDER_TASK_INTENTS, "delivery_problem"):
+        return
+    from actions.other_clause import answer_open_question_clause  # it imports this module
+
+    answer_open_question_clause(dispatcher, tracker)
+
+
 class ActionAskOrderId(Action):
     """The order form's question for the order number. When the message that started the form asks how
     things work ("can I swap for a bigger size?", "how long until my refund arrives?"), the help page
-    answers it first and the form then only offers to do it for one of the shopper's orders."""
+    answers it first and the form then only offers to do it for one of the shopper's orders. A second
+    question in that message is answered before the form asks (`answer_other_question`)."""
 
     def name(self) -> str:
         return "action_ask_order_id"
@@ -157,18 +170,20 @@ class ActionAskOrderId(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[Dict[str, Any]]:
-        if latest_intent(tracker) in ORDER_TASK_INTENTS and answer_general_question(
+        answered = latest_intent(tracker) in ORDER_TASK_INTENTS and answer_general_question(
             dispatcher, tracker, with_order=True
-        ):
-            dispatcher.utter_message(response="utter_ask_order_id_after_answer")
-        else:
-            dispatcher.utter_message(response="utter_ask_order_id")
+        )
+        answer_other_question(dispatcher, tracker)
+        dispatcher.utter_message(
+            response="utter_ask_order_id_after_answer" if answered else "utter_ask_order_id"
+        )
         return []
 
 
 class ActionAskEmail(Action):
     """The order form's question for the e-mail address. A message that named its order and asks how
-    things work ("how do I cancel SA-100021?") gets the help page's answer before the identity check."""
+    things work ("how do I cancel SA-100021?") gets the help page's answer before the identity check, and so
+    does a second question in that message (`answer_other_question`)."""
 
     def name(self) -> str:
         return "action_ask_email"
@@ -178,6 +193,7 @@ class ActionAskEmail(Action):
     ) -> List[Dict[str, Any]]:
         if latest_intent(tracker) in ORDER_TASK_INTENTS:
             answer_general_question(dispatcher, tracker, with_order=True)
+        answer_other_question(dispatcher, tracker)
         dispatcher.utter_message(response="utter_ask_email")
         return []
 
@@ -211,10 +227,22 @@ class ActionOrderFormInterjection(Action):
         return []
 
 
+def known_order_id(tracker: Tracker) -> Optional[str]:
+    """The order number the shopper has given: in the latest message, else earlier in this conversation (the
+    `order_id` slot, filled from every message that names one, whatever its intent)."""
+    for entity in (tracker.latest_message or {}).get("entities") or []:
+        if entity.get("entity") == "order_id" and normalize_order_id(clean_text(entity.get("value"))):
+            return normalize_order_id(clean_text(entity.get("value")))
+    return normalize_order_id(clean_text(tracker.get_slot("order_id")))
+
+
 class ActionAnswerDeliveryProblem(Action):
     """A general question about delivery trouble ("what if my parcel arrives damaged?") from the help
-    pages; a report of a problem ("my parcel never arrived") gets `utter_delivery_problem`, which asks for
-    the order number."""
+    pages. A report of a problem ("my parcel never arrived") looks the order up: when the shopper already
+    gave its number, in this message or an earlier one (an angry first message often does: "SA-100001 is a
+    week late!!", then "so where is it?"), the order form starts for its status and asks only for the e-mail;
+    asking for the number again told them nobody had listened. Without a number, `utter_delivery_problem`
+    asks for it."""
 
     def name(self) -> str:
         return "action_answer_delivery_problem"
@@ -222,9 +250,14 @@ class ActionAnswerDeliveryProblem(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[Dict[str, Any]]:
-        if not answer_general_question(dispatcher, tracker):
+        if answer_general_question(dispatcher, tracker):
+            return []
+        order_id = known_order_id(tracker)
+        if order_id is None:
             dispatcher.utter_message(response="utter_delivery_problem")
-        return []
+            return []
+        dispatcher.utter_message(response="utter_delivery_problem_known_order", order_id=order_id)
+        return [SlotSet("order_id", order_id), SlotSet("order_task", "status"), FollowupAction("order_form")]
 
 
 __all__ = [

@@ -29,6 +29,11 @@ batch, so a message's probabilities can differ slightly between a batch and a si
 With ``noise_probability`` above 0, training (not validation, not prediction) feeds each example, afresh
 every epoch and with that probability, in a shopper-like misspelt form (`perturb_text`: a typo, lower or
 upper case, dropped or doubled final punctuation); order numbers, e-mail addresses and digits stay intact.
+
+With ``classify_clauses`` a message that asks two things ("how long does shipping take and is it free?")
+also gets ``clauses`` in its parse data, each clause classified by the same model (one extra batch, only for
+such messages; :mod:`shop.clauses` decides where a message splits). The message's own intent is unchanged;
+the dialogue uses the clauses to answer the request that intent left open (docs/two-requests.md).
 """
 
 from __future__ import annotations
@@ -71,6 +76,8 @@ from rasa.shared.nlu.constants import (
 )
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from shop.clauses import CLAUSES_KEY, split_requests
 
 logger = logging.getLogger(__name__)
 
@@ -139,6 +146,7 @@ SENSITIVE_LOSS_WEIGHT = "sensitive_loss_weight"
 SENSITIVE_CLASS_WEIGHTS = "sensitive_class_weights"
 SHOW_PROGRESS = "show_progress"
 NOISE_PROBABILITY = "noise_probability"
+CLASSIFY_CLAUSES = "classify_clauses"
 
 _POOLING_CHOICES = ("mean", "cls")
 _PRECISION_CHOICES = ("auto", "bf16", "fp16", "no")
@@ -721,6 +729,14 @@ class TransformerIntentEmotionClassifier(IntentClassifier, GraphComponent):
             QUANTIZATION: "dynamic_int8_per_channel",
             # Show a tqdm progress bar while training.
             SHOW_PROGRESS: True,
+            # Prediction only: a message that asks two or three things ("how long does shipping take and
+            # is it free?", cut by `shop.clauses.split_requests` only where both sides read as a question
+            # or request) also gets `clauses` in its parse data: `[{"text", "start", "end", "intent":
+            # {"name", "confidence"}}, ...]`, each clause classified by the same model in one extra batch,
+            # so that the dialogue can answer the request the message's intent left open
+            # (OtherClausePolicy, action_answer_other_clause). Messages with one request (nearly all) cost
+            # nothing extra and get no `clauses` key. Off by default.
+            CLASSIFY_CLAUSES: False,
         }
 
     def __init__(
@@ -973,7 +989,40 @@ class TransformerIntentEmotionClassifier(IntentClassifier, GraphComponent):
             if sensitive_probs is not None:
                 message.set(SENSITIVE, _prediction(sensitive_probs[index], self.sensitive_labels,
                                                    ranking_length), add_to_output=True)
+        if self.config[CLASSIFY_CLAUSES]:
+            self._classify_clauses(
+                [(message, text) for message, text in to_predict
+                 if not text.strip().startswith(INTENT_MESSAGE_PREFIX)]
+            )
         return messages
+
+    def _classify_clauses(self, messages: Sequence[Tuple[Message, str]]) -> None:
+        """Sets `clauses` on the messages that ask two or three things, each clause with its own intent.
+
+        Splitting is a regular-expression pass; only messages that really split cost an encoder pass more,
+        and all their clauses share one batch. The message's own `intent` stays what the whole text gave:
+        the dialogue answers it first, and the clauses only tell what else was asked.
+        """
+        split = [(message, split_requests(text[: self.max_chars])) for message, text in messages]
+        split = [(message, clauses) for message, clauses in split if clauses]
+        if not split:
+            return
+        texts = [clause.text for _, clauses in split for clause in clauses]
+        intent_probs, _, _ = self.predict_all(texts)
+        row = 0
+        for message, clauses in split:
+            recorded = []
+            for clause in clauses:
+                best = int(np.argmax(intent_probs[row]))
+                recorded.append({
+                    TEXT: clause.text,
+                    "start": clause.start,
+                    "end": clause.end,
+                    INTENT: {INTENT_NAME_KEY: self.intent_labels[best],
+                             PREDICTED_CONFIDENCE_KEY: float(intent_probs[row][best])},
+                })
+                row += 1
+            message.set(CLAUSES_KEY, recorded, add_to_output=True)
 
     def persist(self) -> None:
         """Writes encoder + tokenizer (save_pretrained, safetensors), heads and labels JSON.

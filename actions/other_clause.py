@@ -1,0 +1,254 @@
+"""The second request of a message that asked two things ("how long does shipping take and is it free?").
+
+The NLU records such a message's clauses with their intents (:mod:`shop.clauses`); the bot first answers the
+message's intent as usual. ``OtherClausePolicy`` (components/policies/other_clause_policy.py) then predicts
+``action_answer_other_clause`` with the clause that answer left open in the ``other_clause`` slot:
+
+* a question the help pages answer (a policy intent, a general question under an order or delivery intent)
+  gets "As for your other question:" and the passage with its source, or the intent's fixed reply when no
+  passage fits; when the answer already sent this turn is that very passage or reply, nothing more is said
+  (one question, one answer);
+* a request that needs a task flow (an order number and e-mail, a search, a product) gets "You also asked
+  where your order SA-100006 is. Shall I look into that next?": the bot does one thing at a time and the
+  shopper decides. The offer stays in ``other_clause`` (``offered``); the shopper's yes (rule: this action
+  again) starts the flow (the order form with the task and the clause's order number, or the product
+  action), no says "anything else?". A yes or no when this action offered nothing goes to
+  ``action_handle_confirmation`` as usual.
+
+When the message's intent starts the order form, the form asks for the order number or e-mail at once and
+the policy stays quiet (it never interrupts a form); the form's questions (actions/policy_answers.py) then
+answer a *question* left open with :func:`answer_open_question_clause` before asking.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Set, Tuple
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import FollowupAction, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.common import MAX_SHORT_LENGTH, clean_text, latest_intent
+from actions.knowledge import utter_passage
+from actions.policy_answers import POLICY_INTENTS, passage_for
+from actions.questions import is_general_question
+from shop.clauses import CLAUSES_KEY, contextual_query, entities_in, unanswered_clause
+
+logger = logging.getLogger(__name__)
+
+ANSWER_ACTION = "action_answer_other_clause"
+#: Slot holding the clause to answer (set by OtherClausePolicy) and, once offered, the offer.
+OTHER_CLAUSE_SLOT = "other_clause"
+#: Key in the slot's value marking a clause this action offered to look into.
+OFFERED = "offered"
+#: Handles a yes or no to any other question of the bot (actions/orders.py).
+CONFIRMATION_ACTION = "action_handle_confirmation"
+
+#: Order requests and the `order_task` of the order form that carries each out.
+ORDER_TASKS: Dict[str, str] = {
+    "order_status": "status",
+    "delivery_problem": "status",
+    "cancel_order": "cancel",
+    "change_shipping_address": "change_address",
+    "return_item": "return",
+    "request_refund": "return",
+    "refund_status": "refund_status",
+}
+#: Product requests and the action (or form) that answers each.
+PRODUCT_ACTIONS: Dict[str, str] = {
+    "search_product": "product_search_form",
+    "product_info": "action_product_info",
+    "check_availability": "action_check_availability",
+    "recommend_product": "action_recommend_products",
+}
+#: Entities of a product request that its action reads from slots of the same name.
+PRODUCT_SLOTS = ("product", "category", "brand", "color", "size", "material")
+#: Intents answered by a fixed reply even without a help page.
+FIXED_REPLIES: Dict[str, str] = {"place_order": "utter_place_order"}
+
+
+def clause_intent(clause: Mapping[str, Any]) -> Optional[str]:
+    """The intent name of a recorded clause."""
+    intent = clause.get("intent")
+    name = intent.get("name") if isinstance(intent, Mapping) else intent
+    return str(name) if name else None
+
+
+def clause_entity(clause: Mapping[str, Any], entity: str) -> Optional[str]:
+    """The value of the first ``entity`` inside the clause."""
+    for found in clause.get("entities") or []:
+        if isinstance(found, Mapping) and found.get("entity") == entity:
+            value = clean_text(found.get("value"), MAX_SHORT_LENGTH)
+            if value:
+                return value
+    return None
+
+
+def offer_topic(clause: Mapping[str, Any]) -> Optional[str]:
+    """What the shopper also asked, as the bot says it back ("where your order SA-100006 is"); None for a
+    clause no task flow answers."""
+    intent = clause_intent(clause)
+    order = clause_entity(clause, "order_id")
+    your_order = f"order {order}" if order else "your order"
+    product = clause_entity(clause, "product")
+    category = clause_entity(clause, "category")
+    topics = {
+        "order_status": f"where {your_order} is",
+        "delivery_problem": f"about the delivery of {your_order}",
+        "cancel_order": f"about cancelling {your_order}",
+        "change_shipping_address": f"about changing the delivery address of {your_order}",
+        "return_item": f"about returning something from {your_order}",
+        "request_refund": f"about a refund for {your_order}",
+        "refund_status": f"about the refund for {your_order}",
+        "search_product": f"about finding {category or 'a product'}",
+        "product_info": f"about {product or 'a product'}",
+        "check_availability": f"whether {product or 'it'} is in stock",
+        "recommend_product": f"for recommendations{f' for {category}' if category else ''}",
+    }
+    return topics.get(intent or "")
+
+
+def _sent_this_turn(tracker: Tracker, dispatcher: CollectingDispatcher) -> Tuple[List[str], Set[str]]:
+    """(texts, response names) the bot sent since the shopper's latest message, this action's so far too."""
+    texts: List[str] = []
+    names: Set[str] = set()
+    for event in reversed(tracker.events or []):
+        if event.get("event") == "user":
+            break
+        if event.get("event") == "bot":
+            texts.append(str(event.get("text") or ""))
+            names.add(str((event.get("metadata") or {}).get("utter_action") or ""))
+    for message in dispatcher.messages:
+        texts += [str(message.get(key) or "") for key in ("text", "answer")]
+        names.add(str(message.get("response") or ""))
+    return texts, names
+
+
+def _other_texts(tracker: Tracker, clause: Mapping[str, Any]) -> List[str]:
+    """The texts of the latest message's other clauses (the context of a clause that points back)."""
+    clauses = (tracker.latest_message or {}).get(CLAUSES_KEY) or []
+    return [str(c.get("text") or "") for c in clauses
+            if isinstance(c, Mapping) and c.get("text") and c.get("text") != clause.get("text")]
+
+
+def _question_answer(tracker: Tracker, clause: Mapping[str, Any]) -> Optional[Tuple[str, Any]]:
+    """("passage", passage) or ("response", name) that answers the clause as a question; None when it is a
+    request for a task flow (or no answer fits)."""
+    intent = clause_intent(clause)
+    text = clean_text(clause.get("text")) or ""
+    query = contextual_query(text, _other_texts(tracker, clause))
+    if intent in POLICY_INTENTS:
+        passage = passage_for(query, f"utter_{intent}")
+        return ("passage", passage) if passage is not None else ("response", f"utter_{intent}")
+    if intent in ORDER_TASKS and is_general_question(text, clause.get("entities") or []):
+        passage = passage_for(query, "an offer to look into it")
+        return ("passage", passage) if passage is not None else None
+    if intent in FIXED_REPLIES:
+        return "response", FIXED_REPLIES[intent]
+    return None
+
+
+def answer_question_clause(
+    dispatcher: CollectingDispatcher, tracker: Tracker, clause: Mapping[str, Any]
+) -> bool:
+    """Answers the clause when it is a question (see the module doc): True when it is one, whether it was
+    answered now or the answer sent this turn already covers it; False when it needs a task flow."""
+    answer = _question_answer(tracker, clause)
+    if answer is None:
+        return False
+    kind, value = answer
+    texts, names = _sent_this_turn(tracker, dispatcher)
+    if kind == "passage" and any(value.text.strip() in text for text in texts):
+        logger.info("other clause (%s): the answer above is the same passage", clause_intent(clause))
+        return True
+    if kind == "response" and value in names:
+        return True
+    dispatcher.utter_message(response="utter_other_clause_intro")
+    if kind == "passage":
+        utter_passage(dispatcher, value)
+    else:
+        dispatcher.utter_message(response=value)
+    return True
+
+
+def answer_open_question_clause(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
+    """For the order form's questions: answers the question the latest message asked besides its order
+    request ("where is SA-100006 and can I still change what's in it?"), never offering anything (the form
+    is busy). False when there is no such question."""
+    message = tracker.latest_message or {}
+    clause = unanswered_clause(message.get(CLAUSES_KEY), latest_intent(tracker))
+    if clause is None:
+        return False
+    clause["entities"] = entities_in(clause, message.get("entities") or [])
+    return answer_question_clause(dispatcher, tracker, clause)
+
+
+def _start_task(clause: Mapping[str, Any]) -> List[Dict[str, Any]]:
+    """The events that start the flow the clause asked for."""
+    intent = clause_intent(clause) or ""
+    if intent in ORDER_TASKS:
+        events = [SlotSet("order_task", ORDER_TASKS[intent])]
+        order_id = clause_entity(clause, "order_id")
+        if order_id:
+            events.append(SlotSet("order_id", order_id))
+        return events + [FollowupAction("order_form")]
+    if intent in PRODUCT_ACTIONS:
+        events = [SlotSet(slot, clause_entity(clause, slot)) for slot in PRODUCT_SLOTS
+                  if clause_entity(clause, slot)]
+        return events + [FollowupAction(PRODUCT_ACTIONS[intent])]
+    return []
+
+
+def _last_action_before_latest_message(events: Iterable[Dict[str, Any]]) -> Optional[str]:
+    seen_user = False
+    for event in reversed(list(events)):
+        if event.get("event") == "user":
+            if seen_user:
+                return None
+            seen_user = True
+        elif seen_user and event.get("event") == "action" and event.get("name") != "action_listen":
+            return event.get("name")
+    return None
+
+
+class ActionAnswerOtherClause(Action):
+    """Answers, or offers to look into, the request a two-request message's first answer left open."""
+
+    def name(self) -> str:
+        return ANSWER_ACTION
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Dict[str, Any]]:
+        clause = tracker.get_slot(OTHER_CLAUSE_SLOT)
+        intent = latest_intent(tracker)
+        if intent in ("affirm", "deny"):
+            return self._reply_to_offer(dispatcher, tracker, clause, intent == "affirm")
+        if not isinstance(clause, Mapping) or not clean_text(clause.get("text")):
+            return [SlotSet(OTHER_CLAUSE_SLOT, None)] if clause is not None else []
+        if answer_question_clause(dispatcher, tracker, clause):
+            return [SlotSet(OTHER_CLAUSE_SLOT, None)]
+        topic = offer_topic(clause)
+        if topic is None:
+            return [SlotSet(OTHER_CLAUSE_SLOT, None)]
+        dispatcher.utter_message(response="utter_other_clause_offer", topic=topic)
+        return [SlotSet(OTHER_CLAUSE_SLOT, {**clause, OFFERED: True})]
+
+    @staticmethod
+    def _reply_to_offer(
+        dispatcher: CollectingDispatcher, tracker: Tracker, offer: Any, affirmed: bool
+    ) -> List[Dict[str, Any]]:
+        """A yes or no right after this action offered to look into the other request; any other yes or no
+        is answered by ``action_handle_confirmation``."""
+        fresh = _last_action_before_latest_message(tracker.events or []) == ANSWER_ACTION
+        if not (fresh and isinstance(offer, Mapping) and offer.get(OFFERED)):
+            return [FollowupAction(CONFIRMATION_ACTION)]
+        done = SlotSet(OTHER_CLAUSE_SLOT, None)
+        if not affirmed:
+            dispatcher.utter_message(response="utter_ask_anything_else")
+            return [done]
+        return [done, *_start_task(offer)]
+
+
+__all__ = ["ActionAnswerOtherClause", "answer_open_question_clause", "answer_question_clause", "offer_topic"]

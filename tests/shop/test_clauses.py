@@ -1,0 +1,99 @@
+"""shop.clauses: where a message splits into two requests, and which clause its answer left open."""
+
+from __future__ import annotations
+
+import pytest
+
+from shop.clauses import entities_in, looks_like_request, split_requests, unanswered_clause
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("how long does shipping take and is it free?", ["how long does shipping take", "is it free?"]),
+        ("where is SA-100006 and can I still change what's in it?",
+         ["where is SA-100006", "can I still change what's in it?"]),
+        ("How long does shipping take? Is it free?", ["How long does shipping take?", "Is it free?"]),
+        ("What's your return policy? How do I start a return?",
+         ["What's your return policy?", "How do I start a return?"]),
+        ("how much is express delivery, also do you take paypal?",
+         ["how much is express delivery", "do you take paypal?"]),
+        ("I want to cancel my order and I want a refund", ["I want to cancel my order", "I want a refund"]),
+        ("Hi! Where is SA-100001? Also, can I pay with Klarna?",
+         ["Hi! Where is SA-100001?", "can I pay with Klarna?"]),
+    ],
+)
+def test_two_requests_are_split(text: str, expected: list) -> None:
+    clauses = split_requests(text)
+    assert [clause.text for clause in clauses] == expected
+    for clause in clauses:
+        assert text[clause.start:clause.end] == clause.text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "how long does delivery take?",
+        "Hi! How long does delivery take?",  # a greeting is no request of its own
+        "My parcel is late. Where is it?",  # a statement joins the question it explains
+        "Can you help me? I want to return my shoes.",  # an opener asks for nothing
+        "I want to return it and get a refund",  # "get a refund" does not start a request
+        "show me black and white sneakers",
+        "if I cancel, will I get my money back?",  # a comma never splits
+        "standard costs 4.95 and is it faster?",  # a statement before "and"
+        "THIS IS RIDICULOUS!!! ORDER SA-100001 STILL NOT HERE AFTER 2 WEEKS!!!",
+        "Where is my order?! Why does nobody answer?! Is this a joke?! Who is in charge?!",  # > 3: a story
+        "",
+        None,
+    ],
+)
+def test_one_request_is_left_whole(text) -> None:
+    assert split_requests(text) == []
+
+
+def test_requests_need_three_words_and_a_question_or_request_start() -> None:
+    assert looks_like_request("is it free?")
+    assert looks_like_request("and also I want a refund")
+    assert not looks_like_request("is it?")
+    assert not looks_like_request("it has been two weeks")
+    assert not looks_like_request("could you please help me?")
+
+
+def clause(text: str, intent: str, confidence: float = 0.9, start: int = 0) -> dict:
+    return {"text": text, "start": start, "end": start + len(text),
+            "intent": {"name": intent, "confidence": confidence}}
+
+
+SHIPPING = [clause("how long does shipping take", "delivery_time"),
+            clause("is it free?", "delivery_options", start=32)]
+
+
+def test_the_clause_of_another_intent_is_left_open() -> None:
+    assert unanswered_clause(SHIPPING, "delivery_time") == SHIPPING[1]
+    assert unanswered_clause(SHIPPING, "delivery_options") == SHIPPING[0]
+
+
+def test_nothing_is_left_open_when_it_is_unclear_or_already_answered() -> None:
+    # No clause has the message's intent: which half did the answer cover?
+    assert unanswered_clause(SHIPPING, "payment_methods") is None
+    # Both halves have the message's intent (or an equivalent one): one answer covers both.
+    same = [clause("where is my order", "order_status"), clause("it never arrived", "delivery_problem")]
+    assert unanswered_clause(same, "order_status") is None
+    # An unsure, ignored or missing clause intent.
+    unsure = [SHIPPING[0], clause("is it free?", "delivery_options", confidence=0.3)]
+    assert unanswered_clause(unsure, "delivery_time") is None
+    thanks = [SHIPPING[0], clause("can I say thanks", "thank")]
+    assert unanswered_clause(thanks, "delivery_time") is None
+    # The message answered a question of the bot, or was not understood.
+    assert unanswered_clause(SHIPPING, "affirm") is None
+    assert unanswered_clause(SHIPPING, "nlu_fallback") is None
+    assert unanswered_clause(None, "delivery_time") is None
+    assert unanswered_clause(SHIPPING[:1], "delivery_time") is None
+
+
+def test_entities_are_assigned_to_their_clause() -> None:
+    entities = [{"entity": "order_id", "value": "SA-100006", "start": 9, "end": 18},
+                {"entity": "email", "value": "a@b.co", "start": 40, "end": 46}]
+    where = clause("where is SA-100006", "order_status")
+    assert entities_in(where, entities) == [entities[0]]
+    assert entities_in({"text": "x"}, entities) == []

@@ -26,6 +26,10 @@ from actions.questions import looks_like_question
 
 logger = logging.getLogger(__name__)
 
+#: Key under which a help-page answer carries its retrieval score. Rasa keeps an action message's extra keys
+#: in the bot event's metadata, where `shopassist report` finds unsure answers to list as not understood.
+SCORE_KEY = "knowledge_score"
+
 
 def _relevant_passages(question: str) -> List[Any]:
     """The passages worth answering from, best first (empty when none, or the knowledge base is broken)."""
@@ -47,7 +51,8 @@ def _best_passage(question: str) -> Optional[Any]:
 def utter_passage(dispatcher: CollectingDispatcher, passage: Any) -> None:
     """Sends one help-page passage as it stands, with its page and section as the source."""
     dispatcher.utter_message(
-        response="utter_knowledge_answer", answer=passage.text.strip(), source=_source_line([passage])
+        response="utter_knowledge_answer", answer=passage.text.strip(), source=_source_line([passage]),
+        **{SCORE_KEY: round(float(passage.score), 4)},
     )
 
 
@@ -100,7 +105,8 @@ class ActionAnswerFromKnowledge(Action):
         composed = await _composed_answer(question, passages, tracker)
         if composed:
             dispatcher.utter_message(
-                response="utter_knowledge_answer", answer=composed, source=_source_line(passages)
+                response="utter_knowledge_answer", answer=composed, source=_source_line(passages),
+                **{SCORE_KEY: round(float(passages[0].score), 4)},
             )
         else:
             utter_passage(dispatcher, passages[0])

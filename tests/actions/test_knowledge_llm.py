@@ -98,6 +98,9 @@ def test_the_model_composes_the_answer_from_passages_and_masked_turns(
     assert responses(messages) == ["utter_knowledge_answer"]
     assert messages[0]["answer"] == composed
     assert "Shipping zones and costs, Delivery options" in messages[0]["source"]
+    # the best passage's retrieval score goes with it (shopassist report lists unsure answers)
+    best = use_knowledge_base.answer(SHIPPING_QUESTION)
+    assert messages[0]["knowledge_score"] == pytest.approx(best.score, abs=1e-4)
 
     (request,) = stand_in.received
     prompt = request.prompt

@@ -21,7 +21,7 @@ PG_USER = os.environ.get("SHOP_TEST_PG_USER", "postgres")
 RABBIT_URL = os.environ.get("SHOPASSIST_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 
 # A turn: (text, intent, confidence, emotion, extra events after the bot's reaction[, intent ranking]);
-# extra events are ("action", name, metadata) or ("slot", name, value).
+# extra events are ("action", name, metadata), ("slot", name, value) or ("event", <a Rasa event>, None).
 Turn = Tuple[Any, ...]
 
 
@@ -49,6 +49,9 @@ def conversation_events(start: float, turns: Sequence[Turn]) -> List[Any]:
             ts += 1
             if kind == "slot":
                 events.append(SlotSet(name, value, timestamp=ts))
+            elif kind == "event":
+                name.timestamp = ts
+                events.append(name)
             else:
                 events.append(ActionExecuted(name, metadata=value, timestamp=ts))
         ts += 1
@@ -71,6 +74,26 @@ async def save_conversations(store: Any, conversations: Dict[str, Tuple[float, S
         tracker = DialogueStateTracker.from_events(sender_id, conversation_events(start, turns),
                                                    slots=domain.slots)
         await store.save(tracker)
+
+
+def fill_sqlite_events(path: Any, trackers: Dict[str, Sequence[Any]]) -> str:
+    """Write each sender's Rasa events as they are (several sessions, restarts) into a SQLite tracker store
+    at *path*; returns its SQLAlchemy URL."""
+    from rasa.core.tracker_store import SQLTrackerStore
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    domain = store_domain()
+    store = SQLTrackerStore(domain, dialect="sqlite", db=str(path))
+
+    async def save() -> None:
+        for sender_id, events in trackers.items():
+            await store.save(DialogueStateTracker.from_events(sender_id, list(events), slots=domain.slots))
+
+    try:
+        asyncio.run(save())
+    finally:
+        store.engine.dispose()
+    return f"sqlite:///{path}"
 
 
 def fill_sqlite(path: Any, conversations: Dict[str, Tuple[float, Sequence[Turn]]]) -> str:

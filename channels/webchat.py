@@ -20,9 +20,14 @@ agent's reply from the console (appended through Rasa's HTTP API) never reaches 
 therefore polls ``/messages``, which reads the conversation from the tracker store -- shared by all Rasa
 replicas, so it works behind the load balancer, unlike a mailbox in one process's memory -- and returns
 the bot messages the console added (``metadata.console`` set: agent replies and the hand-back message)
-after the cursor. The channel also refuses malformed requests with 400 instead of crashing, answers 503
-with an apology when handling fails (the page keeps the text to send again), and always records
-``webchat`` as the input channel (Rasa's REST channel lets the client pick any).
+after the cursor; an agent's reply carries the agent's name (``agent``) so that the page shows who wrote
+it, in its own style, rather than as one more bot bubble. The channel also refuses malformed requests with
+400 instead of crashing, answers 503 with an apology when handling fails (the page keeps the text to send
+again), and always records ``webchat`` as the input channel (Rasa's REST channel lets the client pick any).
+
+The page shows a product list once: a list line of the text that names one of the message's buttons
+("- Cloudline Pullover Hoodie (Northwind), $54.00" and the button "Cloudline Pullover Hoodie") becomes that
+button, in its place, instead of appearing as text and again as a button underneath.
 
 The sender id is a random value the page keeps in ``localStorage``; knowing it is what lets a browser
 continue (and read) a conversation, so it must be long and random (16-64 of ``A-Za-z0-9_-``).
@@ -60,6 +65,10 @@ CONSOLE_MARKER = "console"
 MAX_PUSHED_MESSAGES = 50
 #: Keys of a bot message the page understands (Rasa's REST format).
 MESSAGE_KEYS = ("text", "buttons", "image", "attachment", "custom")
+#: Metadata key of the agent who wrote a console reply (console/app.py), and the page's key for it.
+AGENT_KEY = "agent"
+#: Longest agent name shown to the shopper.
+MAX_AGENT_NAME = 40
 NOT_RECEIVED = "Sorry, your message did not get through. Please send it again in a moment."
 ASSETS = {
     "webchat.js": "text/javascript; charset=utf-8",
@@ -96,11 +105,16 @@ def agent_messages(events: Iterable[Event], after: Optional[float]) -> Dict[str,
 
 
 def bot_message(event: BotUttered) -> Dict[str, Any]:
-    """A stored bot event as the REST channel would have sent it (metadata, e.g. the agent, left out)."""
+    """A stored bot event as the REST channel would have sent it, plus ``agent`` (the agent's name) when a
+    person wrote it; the rest of the metadata (ticket number, ...) stays on the server."""
     data = {"text": event.text, **(event.data or {})}
     if data.get("attachment") == data.get("image"):  # Rasa stores an image as the attachment too
         data.pop("attachment", None)
-    return {key: data[key] for key in MESSAGE_KEYS if data.get(key) is not None}
+    message = {key: data[key] for key in MESSAGE_KEYS if data.get(key) is not None}
+    agent = (event.metadata or {}).get(AGENT_KEY)
+    if isinstance(agent, str) and agent.strip():
+        message[AGENT_KEY] = agent.strip()[:MAX_AGENT_NAME]
+    return message
 
 
 class BadRequest(ValueError):

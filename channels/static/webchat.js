@@ -113,13 +113,92 @@
     scrollDown();
   }
 
-  /** One message of the bot (Rasa's REST format: text, buttons, image, attachment). */
+  /** The message's buttons as {title, payload}, without the unusable ones. */
+  function choicesOf(message) {
+    const choices = [];
+    for (const choice of Array.isArray(message.buttons) ? message.buttons : []) {
+      if (!choice || typeof choice !== "object") continue;
+      const title = String(choice.title ?? choice.payload ?? "");
+      const payload = String(choice.payload ?? choice.title ?? "");
+      if (title && payload) choices.push({ title, payload });
+    }
+    return choices;
+  }
+
+  /** Index of the unused choice that a list line ("- Trail Jacket (Northwind), $89.90") names, or -1; the
+   *  longest title wins, so "- Trail Jacket Pro (...)" is the Pro even when "Trail Jacket" comes first. */
+  function listedChoice(line, choices, used) {
+    const item = /^\s*[-•*]\s+(.+)$/.exec(line);
+    if (!item) return -1;
+    const content = item[1].toLowerCase();
+    let best = -1;
+    choices.forEach((choice, index) => {
+      const title = choice.title.toLowerCase();
+      const named = content.startsWith(title) && !/[\p{L}\p{N}]/u.test(content.charAt(title.length));
+      if (named && !used.has(index) && (best < 0 || title.length > choices[best].title.length)) best = index;
+    });
+    return best;
+  }
+
+  function choiceButton(item, choice, label, live, className) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.textContent = label;
+    if (className) button.className = className;
+    button.dataset.payload = choice.payload;
+    button.disabled = !live;
+    button.addEventListener("click", () => {
+      for (const other of item.querySelectorAll("button")) other.disabled = true;
+      send(choice.payload, choice.title);
+    });
+    return button;
+  }
+
+  /** The text, with every list line that names a button shown as that button (a product list once, not
+   *  as text and again as buttons); returns the indexes of the choices placed. */
+  function appendText(item, text, choices, live) {
+    const used = new Set();
+    let pending = [];
+    const flush = () => {
+      if (pending.length) item.append(textWithLinks(pending.join("\n")));
+      pending = [];
+    };
+    for (const line of text.split("\n")) {
+      const index = listedChoice(line, choices, used);
+      if (index < 0) {
+        pending.push(line);
+        continue;
+      }
+      flush();
+      used.add(index);
+      const label = line.replace(/^\s*[-•*]\s+/, "");
+      item.append(choiceButton(item, choices[index], label, live, "list-choice"));
+    }
+    flush();
+    return used;
+  }
+
+  /** Who wrote a message: the bot (no label), or a person of the shop's team (their own style and a label
+   *  with their name), so that a shopper knows when a human is answering. */
+  function authorBubble(message) {
+    const agent = typeof message.agent === "string" ? message.agent.trim() : "";
+    if (!agent) return bubble("bot");
+    const item = bubble("agent");
+    const from = document.createElement("span");
+    from.className = "msg-from";
+    from.textContent = `${agent.charAt(0).toUpperCase()}${agent.slice(1)} (agent)`;
+    item.append(from);
+    return item;
+  }
+
+  /** One message of the bot or an agent (Rasa's REST format: text, buttons, image, attachment). */
   function showBot(message, live) {
     if (!message || typeof message !== "object") return;
-    const item = bubble("bot");
-    if (typeof message.text === "string" && message.text) {
-      item.append(textWithLinks(message.text));
-    }
+    const item = authorBubble(message);
+    const choices = choicesOf(message);
+    const placed = typeof message.text === "string" && message.text
+      ? appendText(item, message.text, choices, live)
+      : new Set();
     const image = safeUrl(message.image);
     if (image) {
       const img = document.createElement("img");
@@ -132,28 +211,14 @@
     if (attachment) {
       item.append(document.createTextNode(item.childNodes.length ? "\n" : ""), link(attachment, attachment));
     }
-    if (Array.isArray(message.buttons) && message.buttons.length) {
+    const rest = choices.filter((_, index) => !placed.has(index));
+    if (rest.length) {
       const group = document.createElement("div");
       group.className = "quick-replies";
-      for (const choice of message.buttons) {
-        if (!choice || typeof choice !== "object") continue;
-        const title = String(choice.title ?? choice.payload ?? "");
-        const payload = String(choice.payload ?? choice.title ?? "");
-        if (!title || !payload) continue;
-        const button = document.createElement("button");
-        button.type = "button";
-        button.textContent = title;
-        button.dataset.payload = payload;
-        button.disabled = !live;
-        button.addEventListener("click", () => {
-          for (const other of group.querySelectorAll("button")) other.disabled = true;
-          send(payload, title);
-        });
-        group.append(button);
-      }
+      for (const choice of rest) group.append(choiceButton(item, choice, choice.title, live, ""));
       item.append(group);
     }
-    if (!item.childNodes.length) item.remove();
+    if (item.childNodes.length === item.querySelectorAll(":scope > .msg-from").length) item.remove();
     scrollDown();
   }
 

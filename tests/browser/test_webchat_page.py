@@ -1,7 +1,7 @@
 """The web chat page in headless Chromium, served by the web chat channel on a loopback port with a
 scripted bot: type a message, see the answer and its quick-reply buttons, click one and see its payload
-sent, receive an agent's pushed reply, and keep the conversation across a reload. Markup in any text
-stays text."""
+sent, receive an agent's pushed reply (labelled and styled as a person's, not the bot's), see a product
+list once, and keep the conversation across a reload. Markup in any text stays text."""
 from __future__ import annotations
 
 from typing import Any, List
@@ -10,7 +10,7 @@ import pytest
 
 from channels.webchat import WebChatInput
 from tests.browser.conftest import BackgroundLoop, page_errors, wait_until
-from tests.channels.webchat_stub import ScriptedAgent, webchat_app
+from tests.channels.webchat_stub import PRODUCT_LIST, PRODUCTS, ScriptedAgent, webchat_app
 from tests.loopback import serve_sanic
 
 ATTACK = '<img src=x onerror="window.__pwned=1"> where is <b>SA-100002</b>?'
@@ -29,9 +29,15 @@ def chat(background: BackgroundLoop) -> ServedChat:
 
 
 def bubbles(browser: Any, kind: str) -> List[str]:
+    """The text of each bubble of ``kind`` (user, bot, agent): its first node after any author label."""
     return browser.execute_script(
-        "return [...document.querySelectorAll('#messages .msg-' + arguments[0])]"
-        ".map(node => node.firstChild ? node.firstChild.textContent : '');", kind)
+        "return [...document.querySelectorAll('#messages .msg-' + arguments[0])].map(node => {"
+        "  const first = [...node.childNodes].find(n => !(n.classList && n.classList.contains('msg-from')));"
+        "  return first ? first.textContent : ''; });", kind)
+
+
+def labels(browser: Any) -> List[str]:
+    return [node.text for node in browser.find_elements("css selector", "#messages .msg-agent .msg-from")]
 
 
 def test_shopper_chats_clicks_a_quick_reply_and_gets_an_agents_reply(browser, chat, background):
@@ -77,15 +83,22 @@ def test_shopper_chats_clicks_a_quick_reply_and_gets_an_agents_reply(browser, ch
     assert all(b.get_attribute("disabled") is not None for b in buttons)
 
     # An agent's reply, stored in the conversation by the console through Rasa, reaches the open page.
+    # It shows who wrote it: a person of the team, in a style of its own, never as one more bot bubble.
     agent_text = "Hi, Alice here <script>window.__pwned=2</script>"
     background.run(chat.agent.console_reply(sender, agent_text))
-    wait_until(browser, lambda d: agent_text in bubbles(d, "bot"), "the pushed reply never showed")
+    wait_until(browser, lambda d: agent_text in bubbles(d, "agent"), "the pushed reply never showed")
+    assert agent_text not in bubbles(browser, "bot")
+    assert labels(browser) == ["Alice (agent)"]
     assert browser.execute_script("return window.__pwned === undefined")
     assert browser.find_elements(By.CSS_SELECTOR, "#messages script") == []
+    style = ("return getComputedStyle(document.querySelector('#messages .msg-' + arguments[0]))"
+             ".backgroundColor;")
+    assert browser.execute_script(style, "agent") != browser.execute_script(style, "bot")
 
     # A reload keeps the conversation and the sender id.
     browser.refresh()
-    wait_until(browser, lambda d: agent_text in bubbles(d, "bot"), "the conversation was not restored")
+    wait_until(browser, lambda d: agent_text in bubbles(d, "agent"), "the conversation was not restored")
+    assert labels(browser) == ["Alice (agent)"]
     assert bubbles(browser, "user") == [ATTACK, "Talk to a person"]
     assert browser.execute_script("return localStorage.getItem('shopassist.webchat.sender')") == sender
 
@@ -125,3 +138,41 @@ def test_a_refused_message_shows_the_reason(browser, background):
     assert error.text == "'message' is longer than 10 characters."
     assert agent.messages == []
     assert box.get_attribute("value") == "far too long a message"  # kept, to shorten and send again
+
+
+def test_a_product_list_is_shown_once_each_line_its_own_button(browser, chat):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    browser.get(chat.url)
+    box = wait_until(browser, lambda d: d.find_element(By.ID, "message"), "no message box")
+    box.send_keys("show me jackets", Keys.ENTER)
+    intro = PRODUCT_LIST["text"].split("\n")[0]
+    wait_until(browser, lambda d: any(t.startswith(intro) for t in bubbles(d, "bot")), "no product list")
+    (answer,) = [b for b in browser.find_elements(By.CSS_SELECTOR, "#messages .msg-bot") if intro in b.text]
+
+    # Each product appears once: its list line is its button, in the list's place; no button row below.
+    shown, names = answer.text, [name for name, _, _ in PRODUCTS]
+    for name in names:  # "Trail Jacket" is also part of "Trail Jacket Pro"
+        longer = sum(shown.count(other) for other in names if other != name and other.startswith(name))
+        assert shown.count(name) - longer == 1, shown
+    choices = answer.find_elements(By.CSS_SELECTOR, ".list-choice")
+    assert [(c.text, c.get_attribute("data-payload")) for c in choices] == [
+        (f"{name} ({brand}), {price}", button["payload"])
+        for (name, brand, price), button in zip(PRODUCTS, PRODUCT_LIST["buttons"], strict=True)]
+    assert answer.find_elements(By.CSS_SELECTOR, ".quick-replies") == []
+
+    # A product's button asks for it like the button the bot sent, and shows the product's name.
+    choices[1].click()
+    wait_until(browser, lambda d: len(chat.agent.messages) == 2, "the product's payload never arrived")
+    assert chat.agent.messages[1].text == PRODUCT_LIST["buttons"][1]["payload"]
+    wait_until(browser, lambda d: "Trail Jacket Pro" in bubbles(d, "user"), "the choice was not shown")
+    assert all(c.get_attribute("disabled") is not None for c in choices)
+
+    # After a reload the list is still shown once.
+    browser.refresh()
+    wait_until(browser, lambda d: any(t.startswith(intro) for t in bubbles(d, "bot")),
+               "the conversation was not restored")
+    choice = browser.find_element(By.CSS_SELECTOR, "#messages .msg-bot .list-choice")
+    assert choice.find_element(By.XPATH, "..").text.count("Trail Jacket Pro") == 1
+    assert [m for m in page_errors(browser) if "shop.example" not in m] == []  # the offline image only

@@ -140,8 +140,8 @@ def test_agent_replies_reach_the_page_by_polling_and_bot_answers_do_not_repeat()
         await chat.agent.console_reply(SENDER, "Hi, Alice from the shop here.")
         await chat.agent.console_reply(SENDER, "Did that help?", buttons=yes)
         status, second = await chat.poll(SENDER, str(first["cursor"]))
-        assert second["messages"] == [{"text": "Hi, Alice from the shop here."},
-                                      {"text": "Did that help?", "buttons": yes}]
+        assert second["messages"] == [{"text": "Hi, Alice from the shop here.", "agent": "alice"},
+                                      {"text": "Did that help?", "buttons": yes, "agent": "alice"}]
         assert second["cursor"] > first["cursor"]
         assert (await chat.poll(SENDER, str(second["cursor"])))[1]["messages"] == []
         # The bot's own answers (already in the webhook's answer) never come again, whatever the cursor.
@@ -158,7 +158,8 @@ def test_a_first_poll_finds_a_reply_sent_before_it():
         await chat.post({"sender": SENDER, "message": "I want a human"})
         await chat.agent.console_reply(SENDER, "Alice here, already on it.")
         status, data = await chat.poll(SENDER)
-        assert status == 200 and data["messages"] == [{"text": "Alice here, already on it."}]
+        assert status == 200
+        assert data["messages"] == [{"text": "Alice here, already on it.", "agent": "alice"}]
 
     with_webchat(scenario)
 
@@ -197,9 +198,29 @@ def test_stored_bot_messages_are_sent_as_the_rest_channel_sends_them():
                    metadata={"console": "reply", "agent": "alice"}, timestamp=11.0),
         BotUttered("from the bot", {"buttons": []}, metadata={"utter_action": "utter_x"}, timestamp=12.0),
     ]
-    assert agent_messages(events, 0.0) == {"messages": [{"text": "Here:", "image": image}], "cursor": 12.0}
+    here = {"text": "Here:", "image": image, "agent": "alice"}
+    assert agent_messages(events, 0.0) == {"messages": [here], "cursor": 12.0}
     assert agent_messages(events, 11.0) == {"messages": [], "cursor": 12.0}
-    assert agent_messages(events, None)["messages"] == [{"text": "Here:", "image": image}]
+    assert agent_messages(events, None)["messages"] == [here]
+
+
+def test_an_agents_reply_says_who_wrote_it_and_the_bots_hand_back_does_not():
+    """The page tells a person's reply from the bot's by ``agent``; nothing else of the metadata leaves."""
+    events = [
+        UserUttered("I want a human", timestamp=10.0),
+        BotUttered("Sam here, let me look.",
+                   metadata={"console": "reply", "agent": " sam ", "handoff_ticket": 7}, timestamp=11.0),
+        BotUttered("I'm back! How can I help?", metadata={"console": "handback", "handoff_ticket": 7,
+                                                           "handed_back_by": "sam"}, timestamp=12.0),
+        BotUttered("odd", metadata={"console": "reply", "agent": ["not", "a", "name"]}, timestamp=13.0),
+    ]
+    assert agent_messages(events, 0.0)["messages"] == [
+        {"text": "Sam here, let me look.", "agent": "sam"},
+        {"text": "I'm back! How can I help?"},
+        {"text": "odd"},
+    ]
+    long_name = BotUttered("hi", metadata={"console": "reply", "agent": "x" * 100}, timestamp=1.0)
+    assert webchat.bot_message(long_name)["agent"] == "x" * webchat.MAX_AGENT_NAME
 
 
 def test_credentials_options_and_their_checks():

@@ -3,6 +3,7 @@
 (loading the real one takes 30-60 s)."""
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any, Dict, List
 
@@ -18,6 +19,16 @@ BUTTONS = [
     {"title": "Track my order", "payload": "/order_status"},
     {"title": "Talk to a person", "payload": "/request_human"},
 ]
+#: A product search answer as actions/products.py sends it: the list in the text and a button per product
+#: (one name starts with another: each line must become its own product's button).
+PRODUCTS = [("Trail Jacket", "Northwind", "$89.90"), ("Trail Jacket Pro", "Northwind", "$129.00"),
+            ("Harbor Hoodie", "Saltmarsh", "$39.90")]
+PRODUCT_LIST = {
+    "text": "I found 3 matching jackets. Here are the top ones:\n"
+            + "\n".join(f"- {name} ({brand}), {price}" for name, brand, price in PRODUCTS),
+    "buttons": [{"title": name, "payload": "/product_info" + json.dumps({"product": name})}
+                for name, _, _ in PRODUCTS],
+}
 
 
 class ScriptedAgent:
@@ -53,6 +64,9 @@ class ScriptedAgent:
         if text == "boom after an apology":  # what channels.outage_guard does on an outage
             await out.send_response(sender, {"text": "Sorry, I could not take that in. Please try again."})
             raise RuntimeError("the scripted bot fails on purpose")
+        if text == "show me jackets":
+            await out.send_response(sender, dict(PRODUCT_LIST))
+            return
         if text == "/request_human":
             await out.send_response(sender, {"text": "Connecting you to a person from our team."})
             return

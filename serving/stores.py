@@ -31,11 +31,12 @@ from urllib.parse import SplitResult, unquote, urlsplit
 
 from rasa.core.brokers.broker import EventBroker
 from rasa.core.lock import TicketLock
-from rasa.core.lock_store import InMemoryLockStore, LockStore, RedisLockStore
+from rasa.core.lock_store import LOCK_LIFETIME, InMemoryLockStore, LockStore, RedisLockStore
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.utils.endpoints import EndpointConfig
 
+from serving.atomic_lock import AtomicRedisLockStore
 from serving.settings import (
     AMQP_SCHEMES,
     DEFAULT_LOCK_STORE_PREFIX,
@@ -110,7 +111,7 @@ def _redis_lock_store(url: str, prefix: str) -> RedisLockStore:
         port = parts.port or 6379
     except ValueError:
         raise ServingConfigError(f"{LOCK_STORE_URL_ENV}={mask_url(url)!r} has an invalid port.") from None
-    return RedisLockStore(
+    return AtomicRedisLockStore(
         host=parts.hostname,
         port=port,
         db=int(database),
@@ -186,6 +187,20 @@ class EnvLockStore(LockStore):
 
     def save_lock(self, lock: TicketLock) -> None:
         self.backend.save_lock(lock)
+
+    # The ticket operations go to the backend as a whole, not through get/save above: the Redis backend
+    # makes each of them atomic across replicas (serving/atomic_lock.py).
+    def issue_ticket(self, conversation_id: str, lock_lifetime: float = LOCK_LIFETIME) -> int:
+        return self.backend.issue_ticket(conversation_id, lock_lifetime)
+
+    def update_lock(self, conversation_id: str) -> None:
+        self.backend.update_lock(conversation_id)
+
+    def finish_serving(self, conversation_id: str, ticket_number: int) -> None:
+        self.backend.finish_serving(conversation_id, ticket_number)
+
+    def cleanup(self, conversation_id: str, ticket_number: int) -> None:
+        self.backend.cleanup(conversation_id, ticket_number)
 
 
 class EnvEventBroker(EventBroker):

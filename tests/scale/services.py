@@ -208,8 +208,15 @@ def endpoints_yaml(
         f'action_endpoint:\n  url: "http://127.0.0.1:{actions_port}/webhook"\n'
         "tracker_store:\n  type: SQL\n  dialect: postgresql\n  url: 127.0.0.1\n"
         f"  port: {pg_port}\n  db: {tracker_db}\n  username: {PG_SUPERUSER}\n"
-        f"lock_store:\n  type: redis\n  url: 127.0.0.1\n  port: {redis_port}\n  key_prefix: {lock_prefix}\n"
+        # The project's own lock store (as endpoints.yml has it), pointed at the private Redis through the
+        # variables that lock_store_env() sets: the atomic ticket lock is what keeps replicas consistent.
+        "lock_store:\n  type: serving.stores.EnvLockStore\n"
     )
+
+
+def lock_store_env(redis_port: int, lock_prefix: str) -> Dict[str, str]:
+    return {"SHOPASSIST_LOCK_STORE_URL": f"redis://127.0.0.1:{redis_port}/1",
+            "SHOPASSIST_LOCK_STORE_PREFIX": lock_prefix}
 
 
 CREDENTIALS_YAML = "rest:\nchannels.outage_guard.OutageGuard:\n  action_timeout_s: 10\n"
@@ -223,7 +230,8 @@ def start_stack(work: Path, model: Path, shop_db_url: str, replica_count: int) -
     # Rasa accepts only alphanumeric key prefixes.
     lock_prefix = f"shopassisttest{uuid.uuid4().hex[:8]}"
     stack = ScaleStack(postgres, redis_server, tracker_db, lock_prefix, free_port(), work / "actions.log",
-                       server_env(shop_db_url, {"SANIC_WORKERS": "1", "HANDOFF_BUSINESS_HOURS": ""}))
+                       server_env(shop_db_url, {"SANIC_WORKERS": "1", "HANDOFF_BUSINESS_HOURS": "",
+                                                       **lock_store_env(redis_server.port, lock_prefix)}))
     try:
         postgres.start()
         redis_server.start()

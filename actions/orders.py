@@ -38,6 +38,7 @@ from actions.common import (
     shop_guarded,
     utter_response,
 )
+from actions.offers import PENDING_HANDOFF, answer_search_offer, pending_offer
 from shop import Verification, normalize_order_id
 from shop.errors import OrderAccessError
 from shop.privacy import mask_email
@@ -73,8 +74,6 @@ ITEM_HINT_ENTITIES = ("product", "category", "brand", "color")
 RETURN_INTENTS = frozenset({"return_item", "request_refund"})
 
 PENDING_CANCEL = "cancel"
-#: ``pending_confirmation`` value of an offer to hand over to a colleague (``action_answer_from_knowledge``).
-PENDING_HANDOFF = "handoff"
 #: The action that hands the conversation to a person (actions/handoff.py).
 HANDOFF_ACTION = "action_handoff"
 TASKS = ("status", "cancel", "change_address", "return", "refund_status")
@@ -835,8 +834,12 @@ class ActionHandleConfirmation(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[Dict[str, Any]]:
-        pending = tracker.get_slot("pending_confirmation")
+        # The question the bot asked last (actions/offers.py); an older one is not answered any more.
+        pending = pending_offer(tracker)
         kind, _, order_id = str(pending or "").partition(":")
+        answered = answer_search_offer(pending, latest_intent(tracker) == "affirm", dispatcher, tracker)
+        if answered is not None:
+            return answered
         if kind == PENDING_HANDOFF:
             if latest_intent(tracker) == "affirm":
                 return [SlotSet("pending_confirmation", None), FollowupAction(HANDOFF_ACTION)]
@@ -844,7 +847,7 @@ class ActionHandleConfirmation(Action):
             return [SlotSet("pending_confirmation", None)]
         if kind != PENDING_CANCEL or not order_id:
             dispatcher.utter_message(response="utter_ok")
-            return [SlotSet("pending_confirmation", None)] if pending else []
+            return [SlotSet("pending_confirmation", None)] if tracker.get_slot("pending_confirmation") else []
         if latest_intent(tracker) != "affirm":
             dispatcher.utter_message(response="utter_cancel_kept", order_id=order_id)
             return [SlotSet("pending_confirmation", None)]

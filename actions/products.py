@@ -14,6 +14,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.common import MAX_SHORT_LENGTH, clean_text, get_shop, latest_intent, money, shop_guarded
 from actions.knowledge import ActionAnswerFromKnowledge
+from actions.offers import PENDING_RELAX, PENDING_SEARCH, offer
 from actions.policy_answers import answer_general_question
 from actions.search_filters import (
     ENTITY_FILTERS,
@@ -457,6 +458,7 @@ class ActionSearchProducts(Action):
         result = get_shop().search_products(limit=RESULT_LIMIT, **filters)
         what = describe_search(**filters)
         names = [p.name for p in result.products]
+        offered = []  # "want to try again without it?" / "try another category?": yes acts on it
         if result.products:
             dispatcher.utter_message(
                 response="utter_search_results",
@@ -471,10 +473,13 @@ class ActionSearchProducts(Action):
                 what=what,
                 relax_filter=FILTER_LABELS.get(result.relax_hint, result.relax_hint),
             )
+            offered.append(offer(PENDING_RELAX, result.relax_hint))
         else:
             dispatcher.utter_message(response="utter_no_results", what=what)
+            offered.append(offer(PENDING_SEARCH))
         events = [SlotSet(slot, value) for slot, value in filters.items() if tracker.get_slot(slot) != value]
         events.append(SlotSet(SEARCH_FILTERS_SLOT, filters))
+        events += offered
         if names:
             # a search that found nothing leaves the earlier list (and "it") as the shopper last saw them
             events.append(SlotSet(LISTED_SLOT, names))
@@ -556,7 +561,8 @@ class ActionProductInfo(Action):
         details = get_shop().get_product(product_name)
         if details is None:
             dispatcher.utter_message(response="utter_product_not_found", product=product_name)
-            return [SlotSet("product", None)]
+            # "... or tell me the category so I can search?": yes starts the search form
+            return [SlotSet("product", None), offer(PENDING_SEARCH)]
         dispatcher.utter_message(
             response="utter_product_details",
             name=details.name,
@@ -600,7 +606,7 @@ class ActionCheckAvailability(Action):
         availability = get_shop().check_availability(product_name, color=color, size=size)
         if availability is None:
             dispatcher.utter_message(response="utter_product_not_found", product=product_name)
-            return [SlotSet("product", None)] + self.events_when_unavailable(tracker)
+            return [SlotSet("product", None), offer(PENDING_SEARCH)] + self.events_when_unavailable(tracker)
         variant = " ".join(part for part in (
             f"in {availability.color}" if availability.color else "",
             f"in size {availability.size}" if availability.size else "",
@@ -646,6 +652,7 @@ class ActionRecommendProducts(Action):
         products = get_shop().popular_products(category=category, limit=RESULT_LIMIT)
         if not products:
             dispatcher.utter_message(response="utter_no_results", what=category or "products")
+            return self.events_when_unavailable(tracker) + [offer(PENDING_SEARCH)]
         else:
             dispatcher.utter_message(
                 response="utter_recommendations",

@@ -85,7 +85,8 @@ def test_unknown_product_and_missing_product(domain):
         ActionProductInfo(), make_tracker(slots={"product": "flux capacitor 3000"}), domain
     )
     assert responses(messages) == ["utter_product_not_found"]
-    assert slot_events(events) == {"product": None}
+    # "... or tell me the category so I can search?": a yes starts the search (actions/offers.py)
+    assert slot_events(events) == {"product": None, "pending_confirmation": "search"}
     messages, _ = run_action(ActionProductInfo(), make_tracker(), domain)
     assert responses(messages) == ["utter_ask_which_product"]
 

@@ -55,8 +55,10 @@ $(MODEL): $(MODEL_INPUTS) | $(INSTALL_STAMP) seed
 
 train: $(MODEL)  ## Train the assistant when the model is missing or older than its data
 
+# `rasa shell` with numbered buttons that still let the shopper type, and no warnings (channels/console.py).
 demo: $(INSTALL_STAMP) seed $(MODEL)  ## Install, seed, train if needed, and chat in the terminal
-	scripts/with-action-server $(RASA) shell --model $(MODEL) --endpoints endpoints.yml --port $(RASA_PORT)
+	scripts/with-action-server $(BIN)/python -m channels.console --model $(MODEL) --endpoints endpoints.yml \
+		--port $(RASA_PORT)
 
 # `shopassist serve` (serving/serve.py) waits for each health check and stops all three on Ctrl-C/SIGTERM.
 # RASA_AUTH_TOKEN protects the HTTP API (generated and printed when unset), SHOPASSIST_CORS_ORIGINS lists

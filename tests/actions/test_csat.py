@@ -62,7 +62,8 @@ def test_otherwise_the_usual_reply(domain, slots, intent, usual):
 
 def test_the_question_has_five_rating_buttons_and_a_text_fallback(domain):
     question = domain["responses"]["utter_ask_csat"][0]
-    payloads = [b["payload"] for b in question["buttons"]]
+    # as Rasa sends them: domain.yml doubles the braces of button payloads (tests/test_button_payloads.py)
+    payloads = [b["payload"].replace("{{", "{").replace("}}", "}") for b in question["buttons"]]
     assert payloads == [f'/rate{{"csat_score": {n}}}' for n in range(1, 6)]
     assert "1-5" in question["text"]
     assert "csat_score" in domain["entities"] and "rate" in domain["intents"]

@@ -69,6 +69,14 @@ When to predict, and when not:
 * Never on Rasa's default intents (``/restart``, ``/back``, ``/session_start``): RulePolicy runs their
   default actions.
 
+``/restart`` after a pause (``restart_after_pause``): Rasa handles a ``/restart`` even while the
+conversation is paused, but logs no ``action_listen`` after the handoff action paused it, and RulePolicy's
+default "restart -> action_restart" needs ``action_listen`` right before the message. The rule "listen
+after a handoff" matched instead, so the first ``/restart`` after a handoff only got ``action_listen``
+(the bot stayed silent, the ticket holding it) and only a second one restarted. The policy therefore
+predicts ``action_restart`` itself for a ``/restart`` that does not follow ``action_listen``, with the
+same confidence and priority as a handoff; a ``/restart`` after ``action_listen`` is left to RulePolicy.
+
 How it wins in Rasa 3.6's ``DefaultPolicyPredictionEnsemble``: the ensemble picks the prediction with
 the highest ``(max_confidence, policy_priority)`` tuple, after two filters: "no user" predictions (the
 RulePolicy's active-loop happy path) beat everything, and end-to-end predictions beat intent-based
@@ -105,6 +113,7 @@ from rasa.shared.constants import DEFAULT_NLU_FALLBACK_INTENT_NAME, INTENT_MESSA
 from rasa.shared.core.constants import (
     ACTION_DEFAULT_FALLBACK_NAME,
     ACTION_LISTEN_NAME,
+    ACTION_RESTART_NAME,
     ACTION_TWO_STAGE_FALLBACK_NAME,
     REQUESTED_SLOT,
     USER_INTENT_BACK,
@@ -418,6 +427,9 @@ class HandoffPolicy(Policy):
             "deactivate_active_loop": True,
             # Intents on which the policy never fires (Rasa's default intents run default actions).
             "ignored_intents": [USER_INTENT_RESTART, USER_INTENT_BACK, USER_INTENT_SESSION_START],
+            # Predict `action_restart` for a `/restart` that follows the paused handoff (no action_listen in
+            # between, so RulePolicy's default restart rule does not apply): /restart always starts over.
+            "restart_after_pause": True,
             # --- explicit_request ---
             "explicit_request_intents": ["request_human"],
             "explicit_request_threshold": 0.5,
@@ -671,6 +683,12 @@ class HandoffPolicy(Policy):
             )
             return self._prediction(probabilities)
 
+        if self.config["restart_after_pause"] and self.restart_without_listen(tracker):
+            probabilities[domain.index_for_action(ACTION_RESTART_NAME)] = float(
+                self.config["prediction_confidence"]
+            )
+            return self._prediction(probabilities, is_no_user_prediction=tracker.active_loop_name is not None)
+
         decision = self.decide(tracker)
         if decision is None:
             return self._prediction(probabilities)
@@ -709,6 +727,18 @@ class HandoffPolicy(Policy):
         if key not in self._warned:
             self._warned.add(key)
             logger.warning(message)
+
+    @staticmethod
+    def restart_without_listen(tracker: DialogueStateTracker) -> bool:
+        """True for a ``/restart`` that RulePolicy's default rule cannot see: the first prediction after it,
+        and the bot's latest action was not ``action_listen`` (the handoff action paused the bot)."""
+        latest = tracker.latest_message
+        return (
+            latest is not None
+            and latest.intent.get(INTENT_NAME_KEY) == USER_INTENT_RESTART
+            and is_start_of_user_turn(list(tracker.events))
+            and tracker.latest_action_name not in (None, ACTION_LISTEN_NAME)
+        )
 
     def decide(self, tracker: DialogueStateTracker) -> Optional[HandoffDecision]:
         """Checks the triggers on the latest user message; None when the policy should not fire."""

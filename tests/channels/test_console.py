@@ -158,8 +158,9 @@ def test_no_deprecation_warnings_before_the_prompt(tmp_path: Path) -> None:
     # pyparsing's deprecation warnings match, used to override PYTHONWARNINGS.
     env = {**os.environ, "PYTHONWARNINGS": "ignore::DeprecationWarning", "TF_CPP_MIN_LOG_LEVEL": "2",
            "PYTHONPATH": str(REPO_ROOT)}
+    # an empty working folder: no `models/` for Rasa to fall back on; no input: a chat would end at once
     done = subprocess.run([sys.executable, "-c", DEMO_START], cwd=tmp_path, env=env, capture_output=True,
-                          text=True, timeout=300)
+                          stdin=subprocess.DEVNULL, text=True, timeout=300)
     assert "no-such-model.tar.gz" in done.stdout  # it got as far as Rasa's model check
     assert "started" in done.stdout, done.stderr
     assert "Warning" not in done.stderr, done.stderr

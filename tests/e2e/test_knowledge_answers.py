@@ -34,7 +34,7 @@ from tests.servers import (
 # model ("I lost my gift card code" went to payment_issue / discount_code after a retrain), so the test
 # checks that first and says so when it no longer holds.
 QUESTIONS = [
-    ("lost gift card code", "Gift cards, Lost codes and refunds"),
+    ("forgot gift card code", "Gift cards, Lost codes and refunds"),
     ("warranty and accidental damage", "Warranty and repairs, Warranty cover"),
 ]
 COMPOSED_PREFIX = "In short:"

@@ -41,7 +41,7 @@ def test_refine_a_search_then_ask_about_the_second_result(assistant) -> None:
     cheap_red = shop.search_products(category="shoes", color="red", max_price=80, limit=5)
     assert len(cheap_red.products) >= 2, "the demo catalog has at least two red shoes under $80"
     reply = assistant.reply_text(sender, "under 80")
-    assert "red shoes under $80.00" in reply, reply
+    assert "red shoes (under $80.00)" in reply, reply  # the answer names the filters in force
     listed = _listed_in_order(reply, [p.name for p in cheap_red.products])
     assert listed == [p.name for p in cheap_red.products], reply
     for product in shop.search_products(category="shoes", color="red", limit=50).products:

@@ -44,7 +44,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import sqlalchemy as sa
 
@@ -645,41 +645,46 @@ def _intents_chart(report: Report) -> Chart:
     return Chart(_png(fig))
 
 
-def _emotion_day_chart(report: Report) -> Chart:
-    """Stacked bars, one per day: a stacked area needs two days to show anything, and a demo has one."""
-    title = "Emotion of user turns per day"
+def _emotion_stack_chart(report: Report, title: str, labels: Sequence[str],
+                         value: Callable[[str, str], float], *, horizontal: bool,
+                         figsize: Tuple[float, float], ylabel: Optional[str] = None,
+                         rotate_labels: bool = False, legend_loc: Optional[str] = None) -> Chart:
+    """One bar per label, stacked by emotion (most frequent first); ``value(label, emotion)`` is a bar's
+    segment. Horizontal bars stack from the left, vertical ones from the bottom."""
     missing = _no_emotion(report)
     if missing:
         return _empty_chart(title, missing)
-    fig, ax = _pyplot().subplots(figsize=(8, 3))
-    days = sorted(report.emotion_per_day)
-    bottom = [0] * len(days)
+    fig, ax = _pyplot().subplots(figsize=figsize)
+    base = [0] * len(labels)
     for emotion, _ in report.emotions.most_common():
-        counts = [report.emotion_per_day[d][emotion] for d in days]
-        ax.bar(days, counts, bottom=bottom, label=emotion)
-        bottom = [a + b for a, b in zip(bottom, counts, strict=True)]
+        values = [value(label, emotion) for label in labels]
+        if horizontal:
+            ax.barh(labels, values, left=base, label=emotion)
+        else:
+            ax.bar(labels, values, bottom=base, label=emotion)
+        base = [a + b for a, b in zip(base, values, strict=True)]
     ax.set_title(title)
-    ax.set_ylabel("user turns")
-    ax.tick_params(axis="x", rotation=45, labelsize=7)
-    ax.legend(fontsize=7, loc="upper left")
+    if ylabel:
+        ax.set_ylabel(ylabel)
+    if rotate_labels:
+        ax.tick_params(axis="x", rotation=45, labelsize=7)
+    ax.legend(fontsize=7, **({"loc": legend_loc} if legend_loc else {}))
     return Chart(_png(fig))
+
+
+def _emotion_day_chart(report: Report) -> Chart:
+    """Stacked bars, one per day: a stacked area needs two days to show anything, and a demo has one."""
+    return _emotion_stack_chart(
+        report, "Emotion of user turns per day", sorted(report.emotion_per_day),
+        lambda day, emotion: report.emotion_per_day[day][emotion],
+        horizontal=False, figsize=(8, 3), ylabel="user turns", rotate_labels=True, legend_loc="upper left")
 
 
 def _emotion_intent_chart(report: Report) -> Chart:
-    title = "Emotion mix per intent"
-    missing = _no_emotion(report)
-    if missing:
-        return _empty_chart(title, missing)
-    fig, ax = _pyplot().subplots(figsize=(8, 4))
-    intents = [name for name, _, _ in report.top_intents(10)][::-1]
-    left_edge = [0.0] * len(intents)
-    for emotion, _ in report.emotions.most_common():
-        shares = [report.emotion_per_intent[i][emotion] / max(1, report.intents[i]) for i in intents]
-        ax.barh(intents, shares, left=left_edge, label=emotion)
-        left_edge = [a + b for a, b in zip(left_edge, shares, strict=True)]
-    ax.set_title(title)
-    ax.legend(fontsize=7)
-    return Chart(_png(fig))
+    return _emotion_stack_chart(
+        report, "Emotion mix per intent", [name for name, _, _ in report.top_intents(10)][::-1],
+        lambda intent, emotion: report.emotion_per_intent[intent][emotion] / max(1, report.intents[intent]),
+        horizontal=True, figsize=(8, 4))
 
 
 def _feedback_of(report: Report) -> FeedbackSummary:

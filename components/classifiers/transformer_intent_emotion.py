@@ -871,7 +871,9 @@ class TransformerIntentEmotionClassifier(IntentClassifier, GraphComponent):
 
         A resource that was never persisted (e.g. training was skipped for lack of intent examples)
         gives an untrained component that predicts no intent and the default emotion, as Rasa's own
-        classifiers do. A resource that exists but cannot be read raises `TransformerModelLoadError`.
+        classifiers do. A resource that exists but cannot be read raises `TransformerModelLoadError`
+        (CatalogEntityExtractor.load instead falls back to a working vocabulary on both, hence no shared
+        loading helper).
         """
         component = cls(config, execution_context.node_name, model_storage, resource)
         try:

@@ -173,7 +173,11 @@ class CatalogEntityExtractor(GraphComponent, EntityExtractorMixin):
         execution_context: ExecutionContext,
         **kwargs: Any,
     ) -> CatalogEntityExtractor:
-        """Loads the persisted vocabulary and rebuilds the matcher (no database access)."""
+        """Loads the persisted vocabulary and rebuilds the matcher (no database access).
+
+        A missing or unusable vocabulary still gives a working extractor (the canonical vocabulary); unlike
+        TransformerIntentEmotionClassifier.load, which only tolerates a missing resource and raises on a
+        corrupt one, so the two share no loading helper."""
         try:
             with model_storage.read_from(resource) as path:
                 vocabulary = rasa.shared.utils.io.read_json_file(path / cls.VOCABULARY_FILE)

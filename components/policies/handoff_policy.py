@@ -96,15 +96,13 @@ What fired is recorded on the winning prediction: ``SlotSet(<handoff_reason_slot
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
 from rasa.core.constants import POLICY_PRIORITY, RULE_POLICY_PRIORITY
-from rasa.core.policies.policy import Policy, PolicyPrediction
+from rasa.core.policies.policy import PolicyPrediction
 from rasa.engine.graph import ExecutionContext
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
@@ -135,7 +133,7 @@ from rasa.shared.core.events import (
 )
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
-from rasa.shared.exceptions import InvalidConfigException, RasaException
+from rasa.shared.exceptions import InvalidConfigException
 from rasa.shared.nlu.constants import (
     ENTITIES,
     ENTITY_ATTRIBUTE_ROLE,
@@ -146,6 +144,8 @@ from rasa.shared.nlu.constants import (
     PREDICTED_CONFIDENCE_KEY,
     TEXT,
 )
+
+from components.policies.config_only import ConfigOnlyPolicy
 
 logger = logging.getLogger(__name__)
 
@@ -395,8 +395,11 @@ def carried_over_handoff(events: Sequence[Event], handoff_action: str) -> Option
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True)
-class HandoffPolicy(Policy):
+class HandoffPolicy(ConfigOnlyPolicy):
     """Predicts the handoff action when the conversation should go to a person (see module doc)."""
+
+    persisted_file = PERSISTED_FILE
+    format_version = FORMAT_VERSION
 
     @staticmethod
     def get_default_config() -> Dict[str, Any]:
@@ -633,36 +636,6 @@ class HandoffPolicy(Policy):
             )
         self.persist()
         return self._resource
-
-    def persist(self) -> None:
-        """Writes the effective config (for inspection; `load` gets the config from the model)."""
-        with self._model_storage.write_to(self._resource) as directory:
-            payload = {"format_version": FORMAT_VERSION, "config": self.config}
-            (Path(directory) / PERSISTED_FILE).write_text(
-                json.dumps(payload, indent=2, sort_keys=True, default=str), encoding="utf-8"
-            )
-
-    @classmethod
-    def load(
-        cls,
-        config: Dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-        **kwargs: Any,
-    ) -> HandoffPolicy:
-        """Loads the policy; the graph's config wins, the persisted file is only checked."""
-        try:
-            with model_storage.read_from(resource) as directory:
-                payload = json.loads((Path(directory) / PERSISTED_FILE).read_text(encoding="utf-8"))
-            if payload.get("format_version") != FORMAT_VERSION:
-                logger.warning(
-                    f"{cls.__name__}: persisted format {payload.get('format_version')} differs from "
-                    f"{FORMAT_VERSION}; using the model's config."
-                )
-        except (ValueError, FileNotFoundError, OSError, RasaException) as error:
-            logger.debug(f"{cls.__name__}: no persisted data for '{resource.name}' ({error}); using config.")
-        return cls(config, model_storage, resource, execution_context)
 
     # ------------------------------------------------------------------ prediction
 

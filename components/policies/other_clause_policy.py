@@ -33,13 +33,11 @@ It learns nothing.
 
 from __future__ import annotations
 
-import json
 import logging
-from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from rasa.core.constants import POLICY_PRIORITY, RULE_POLICY_PRIORITY
-from rasa.core.policies.policy import Policy, PolicyPrediction
+from rasa.core.policies.policy import PolicyPrediction
 from rasa.engine.graph import ExecutionContext
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
@@ -53,9 +51,10 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, SlotSet, UserUttered
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
-from rasa.shared.exceptions import InvalidConfigException, RasaException
+from rasa.shared.exceptions import InvalidConfigException
 from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_NAME_KEY
 
+from components.policies.config_only import ConfigOnlyPolicy
 from shop.clauses import (
     CLAUSES_KEY,
     DEFAULT_EQUIVALENT_INTENTS,
@@ -73,8 +72,13 @@ FORMAT_VERSION = 1
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True)
-class OtherClausePolicy(Policy):
+class OtherClausePolicy(ConfigOnlyPolicy):
     """Predicts the action that answers the request a two-request message's first answer left open."""
+
+    persisted_file = PERSISTED_FILE
+    format_version = FORMAT_VERSION
+    # Its load never compared the persisted format version (only read the file).
+    check_format_version = False
 
     @staticmethod
     def get_default_config() -> Dict[str, Any]:
@@ -155,31 +159,6 @@ class OtherClausePolicy(Policy):
                            f"domain; the policy will never predict it.")
         self.persist()
         return self._resource
-
-    def persist(self) -> None:
-        """Writes the effective config (for inspection; `load` gets the config from the model)."""
-        with self._model_storage.write_to(self._resource) as directory:
-            payload = {"format_version": FORMAT_VERSION, "config": self.config}
-            (Path(directory) / PERSISTED_FILE).write_text(
-                json.dumps(payload, indent=2, sort_keys=True, default=str), encoding="utf-8"
-            )
-
-    @classmethod
-    def load(
-        cls,
-        config: Dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-        **kwargs: Any,
-    ) -> OtherClausePolicy:
-        """Loads the policy; the graph's config wins, a missing persisted file is no error."""
-        try:
-            with model_storage.read_from(resource) as directory:
-                json.loads((Path(directory) / PERSISTED_FILE).read_text(encoding="utf-8"))
-        except (ValueError, FileNotFoundError, OSError, RasaException) as error:
-            logger.debug(f"{cls.__name__}: no persisted data for '{resource.name}' ({error}); using config.")
-        return cls(config, model_storage, resource, execution_context)
 
     # ------------------------------------------------------------------ prediction
 

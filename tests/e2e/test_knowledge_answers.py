@@ -32,9 +32,11 @@ from tests.servers import (
 # Two questions the trained NLU sends to nlu_fallback (no intent covers them), with the help-page
 # section that answers each. Whether a help-page question reaches nlu_fallback depends on the trained
 # model ("I lost my gift card code" went to payment_issue / discount_code after a retrain), so the test
-# checks that first and says so when it no longer holds.
+# checks that first and says so when it no longer holds. Gift-card questions sit among the payment_issue
+# and discount_code examples and fell back right at the 0.40 threshold ("forgot gift card code"); no
+# intent's examples speak of repairs or a workshop, so "repair workshop" is far from every intent.
 QUESTIONS = [
-    ("forgot gift card code", "Gift cards, Lost codes and refunds"),
+    ("repair workshop", "Warranty and repairs, Repairs"),
     ("warranty and accidental damage", "Warranty and repairs, Warranty cover"),
 ]
 COMPOSED_PREFIX = "In short:"

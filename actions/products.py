@@ -15,7 +15,7 @@ from rasa_sdk.types import DomainDict
 from actions.common import MAX_SHORT_LENGTH, clean_text, get_shop, latest_intent, money, shop_guarded
 from actions.knowledge import ActionAnswerFromKnowledge
 from actions.offers import PENDING_RELAX, PENDING_SEARCH, offer
-from actions.policy_answers import answer_general_question
+from actions.policy_answers import STRONG_PAGE_THRESHOLD, answer_general_question
 from actions.search_filters import (
     ENTITY_FILTERS,
     FALLBACK_INTENT,
@@ -642,6 +642,10 @@ class ActionRecommendProducts(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[Dict[str, Any]]:
+        # "between S and M for a slim shirt, which one?", "what size for a wedding dress if my hips are
+        # bigger?": advice the size guide gives, not a product list. Only a page that fits very well answers.
+        if answer_general_question(dispatcher, tracker, threshold=STRONG_PAGE_THRESHOLD):
+            return []
         named_category = any(e.get("entity") == "category" for e in _message_entities(tracker))
         product_name, _ = resolve_product(tracker)
         if product_name and not named_category:

@@ -19,7 +19,7 @@ PASSAGES = {
                     "Standard delivery takes 3-5 working days and is free on orders over $50.", 0.66,
                     "shipping"),
     "change": Passage("Order changes and cancellation", "Changing items in an order",
-                      "Items in an order cannot be changed once it is placed.", 0.53, "order-changes"),
+                      "Items in an order cannot be changed once it is placed.", 0.63, "order-changes"),
     "return": Passage("Returns and exchanges", "How to return an item",
                       "Start a return in the chat with your order number.", 0.64, "returns"),
 }

@@ -35,7 +35,10 @@ Triggers, in the order they are checked (the first that fires is recorded as the
 ``anger_sustained``
     The emotion classifier scored ``anger_labels`` at or above ``anger_threshold`` in at least
     ``anger_min_turns`` of the last ``anger_window`` user turns (the latest one included when
-    ``anger_require_latest``).
+    ``anger_require_latest``). A turn with an intent of ``escalation_intents`` (a complaint) counts as
+    angry too when it follows an angry turn of the window: "worst quality ever, I'm so done with this
+    shop" after an angry message reads as sadness to the emotion head, but it is the same grievance
+    getting worse.
 ``anger_rising``
     The anger score rose by at least ``anger_rising_min_step`` at every one of the last
     ``anger_rising_turns`` user turns and ended at or above ``anger_rising_final_threshold``.
@@ -492,6 +495,11 @@ class HandoffPolicy(ConfigOnlyPolicy):
             "anger_min_turns": 2,
             # The latest user turn must itself be angry (a shopper who calmed down is left alone).
             "anger_require_latest": True,
+            # Intents that count as an angry turn (with at least `escalation_intent_threshold`) when they
+            # follow a turn of the window that is angry by the emotion score: a complaint after an angry
+            # message is an escalating grievance, whatever emotion its wording reads as.
+            "escalation_intents": ["complaint"],
+            "escalation_intent_threshold": 0.5,
             # Rising anger: over the last `anger_rising_turns` user turns the anger score rises by at
             # least `anger_rising_min_step` at every turn and ends at or above the final threshold.
             "anger_rising_turns": 3,
@@ -586,6 +594,7 @@ class HandoffPolicy(ConfigOnlyPolicy):
             "sensitive_intent_threshold",
             "anger_threshold",
             "anger_rising_min_step",
+            "escalation_intent_threshold",
             "anger_rising_final_threshold",
             "low_confidence_threshold",
         ):
@@ -832,12 +841,33 @@ class HandoffPolicy(ConfigOnlyPolicy):
 
     def _anger_sustained(self, turns: List[UserTurn]) -> Optional[Dict[str, Any]]:
         threshold = self.config["anger_threshold"]
-        window = [turn.anger for turn in turns[-self.config["anger_window"] :]]
-        if self.config["anger_require_latest"] and window[-1] < threshold:
-            return None
+        window_turns = turns[-self.config["anger_window"] :]
+        window = [turn.anger for turn in window_turns]
         angry = sum(score >= threshold for score in window)
-        if angry >= self.config["anger_min_turns"]:
-            return {"angry_turns": angry, "window": len(window), "scores": [round(s, 3) for s in window]}
+        escalation = set(self.config["escalation_intents"])
+        first_angry = next((i for i, score in enumerate(window) if score >= threshold), len(window))
+
+        def counts(index: int) -> bool:
+            turn = window_turns[index]
+            if turn.anger >= threshold:
+                return True
+            # a complaint counts only after an angry turn: the grievance goes on, it is not the opening
+            return (
+                index > first_angry
+                and turn.intent in escalation
+                and turn.confidence >= self.config["escalation_intent_threshold"]
+            )
+
+        if self.config["anger_require_latest"] and not counts(len(window_turns) - 1):
+            return None
+        counted = sum(counts(i) for i in range(len(window_turns)))
+        if counted >= self.config["anger_min_turns"]:
+            details: Dict[str, Any] = {
+                "angry_turns": angry, "window": len(window), "scores": [round(s, 3) for s in window]
+            }
+            if counted > angry:
+                details["escalating_complaints"] = counted - angry
+            return details
         return None
 
     def _anger_rising(self, turns: List[UserTurn]) -> Optional[Dict[str, Any]]:

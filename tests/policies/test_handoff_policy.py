@@ -156,6 +156,26 @@ def test_anger_that_calmed_down_does_not_fire(policy: HandoffPolicy, domain: Dom
     assert reason(policy, tracker) is None
 
 
+def test_a_complaint_after_an_angry_message_escalates(
+    tmp_path: Path, policy: HandoffPolicy, domain: Domain
+) -> None:
+    """A hole in a new hoodie, "I paid 60 and wore it ONCE" (anger), then "worst quality ever, I'm so done
+    with this shop" (a complaint the emotion head reads as sadness): the grievance is getting worse."""
+    sad_complaint = user("complaint", feeling="sadness")
+    tracker = conversation(
+        domain, [user("nlu_fallback"), "utter_default", angry(), "utter_complaint", sad_complaint]
+    )
+    assert reason(policy, tracker) == ANGER_SUSTAINED
+    assert policy.decide(tracker).details[ANGER_SUSTAINED]["escalating_complaints"] == 1
+    # two calm complaints are a shopper explaining, not escalating
+    calm = conversation(domain, [user("complaint"), "utter_complaint", user("complaint", feeling="sadness")])
+    assert reason(policy, calm) is None
+    # an angry message, then a question: the shopper moved on
+    moved_on = conversation(domain, [angry(), "utter_complaint", user("delivery_time")])
+    assert reason(policy, moved_on) is None
+    assert reason(make_policy(tmp_path, escalation_intents=[]), tracker) is None
+
+
 def test_anger_thresholds_are_respected(tmp_path: Path, domain: Domain) -> None:
     mild = conversation(domain, [angry(confidence=0.5), "utter_complaint", angry(confidence=0.53)])
     assert reason(make_policy(tmp_path), mild) is None

@@ -38,7 +38,8 @@ from actions.common import (
     shop_guarded,
     utter_response,
 )
-from actions.offers import PENDING_HANDOFF, answer_search_offer, pending_offer
+from actions.feedback import close_conversation
+from actions.offers import PENDING_ANYTHING_ELSE, PENDING_HANDOFF, answer_search_offer, pending_offer
 from shop import Verification, normalize_order_id
 from shop.errors import OrderAccessError
 from shop.privacy import mask_email
@@ -840,6 +841,8 @@ class ActionHandleConfirmation(Action):
         answered = answer_search_offer(pending, latest_intent(tracker) == "affirm", dispatcher, tracker)
         if answered is not None:
             return answered
+        if kind == PENDING_ANYTHING_ELSE:
+            return self._anything_else(dispatcher, tracker)
         if kind == PENDING_HANDOFF:
             if latest_intent(tracker) == "affirm":
                 return [SlotSet("pending_confirmation", None), FollowupAction(HANDOFF_ACTION)]
@@ -863,6 +866,18 @@ class ActionHandleConfirmation(Action):
         else:
             dispatcher.utter_message(response="utter_email_mismatch")
         return [SlotSet("pending_confirmation", None)]
+
+
+    @staticmethod
+    def _anything_else(dispatcher: CollectingDispatcher, tracker: Tracker) -> List[Dict[str, Any]]:
+        """Yes or no to "Is there anything else I can help you with?". No ends the chat politely (the
+        rating question once a task was done, else a goodbye): "Okay! Let me know what you'd like to do
+        next." would ask the shopper who just said they are done to go on. Yes asks what else."""
+        cleared = [SlotSet("pending_confirmation", None)] if tracker.get_slot("pending_confirmation") else []
+        if latest_intent(tracker) == "affirm":
+            dispatcher.utter_message(response="utter_what_else")
+            return cleared
+        return cleared + close_conversation(dispatcher, tracker)
 
 
 class ActionAskReturnItem(Action):

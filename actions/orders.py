@@ -75,6 +75,10 @@ ITEM_HINT_ENTITIES = ("product", "category", "brand", "color")
 RETURN_INTENTS = frozenset({"return_item", "request_refund"})
 
 PENDING_CANCEL = "cancel"
+#: Forms whose questions a "yes" may answer, or gets a hint for (ActionHandleConfirmation._yes_in_form).
+FORMS_YES_CAN_ANSWER = frozenset({"order_form", "product_search_form"})
+#: Slots with a hint for a "yes" that does not answer their question (``utter_yes_in_form_<slot>``).
+YES_HINT_SLOTS = frozenset({"order_id", "email", "new_address", "return_item", "return_reason", "category"})
 #: The action that hands the conversation to a person (actions/handoff.py).
 HANDOFF_ACTION = "action_handoff"
 TASKS = ("status", "cancel", "change_address", "return", "refund_status")
@@ -616,6 +620,44 @@ class ValidateOrderForm(FormValidationAction):
         return {"return_reason": clean_text(value, MAX_TEXT_LENGTH)}
 
 
+def cancel_confirmed(
+    dispatcher: CollectingDispatcher, order_id: str, email: Optional[str]
+) -> List[Dict[str, Any]]:
+    """Cancel ``order_id`` now that the shopper confirmed it, and say what happens to the money."""
+    outcome = get_shop().cancel_order(order_id, email or "")
+    if outcome.ok:
+        utter_cancelled(dispatcher, order_id, outcome)
+        return [SlotSet("pending_confirmation", None), SlotSet(TASK_COMPLETED, True)]
+    if outcome.order is not None:
+        dispatcher.utter_message(
+            response="utter_cannot_cancel", order_id=order_id, status=outcome.order.status
+        )
+    else:
+        dispatcher.utter_message(response="utter_email_mismatch")
+    return [SlotSet("pending_confirmation", None)]
+
+
+def confirms_cancel(tracker: Tracker, order_id: str) -> bool:
+    """Whether the latest message is a cancel request that answers "Do you really want to cancel order
+    ``order_id``?", asked in the bot's previous turn."""
+    asked = pending_offer(tracker) == f"{PENDING_CANCEL}:{order_id}"
+    return asked and latest_intent(tracker) == "cancel_order"
+
+
+def only_return_candidate(tracker: Tracker) -> Optional[str]:
+    """The item a return can only be about: the verified order's single line, or the single line that
+    fits what the shopper said about the item (the lines ``action_ask_return_item`` offers as buttons);
+    None when there are several or the order is not verified."""
+    order = ValidateOrderForm._verified_order(tracker)
+    if order is None or not order.items:
+        return None
+    hints = return_item_hints(tracker)
+    lines = matching_items(order, hints, ValidateOrderForm._brands(order, hints))
+    if len(lines) < 2:
+        lines = list(order.items)
+    return lines[0].name if len(lines) == 1 else None
+
+
 class ActionHandleOrderRequest(Action):
     """Carries out ``order_task`` for the verified order (asks before cancelling)."""
 
@@ -645,7 +687,7 @@ class ActionHandleOrderRequest(Action):
         extra: List[Dict[str, Any]] = []
         try:
             if task == "cancel":
-                return self._cancel(dispatcher, shop.get_order(order_id, email))
+                return self._cancel(dispatcher, tracker, shop.get_order(order_id, email))
             if task == "change_address":
                 completed, extra = self._change_address(dispatcher, tracker, order_id, email)
             elif task == "return":
@@ -685,7 +727,12 @@ class ActionHandleOrderRequest(Action):
         )
         return True
 
-    def _cancel(self, dispatcher: CollectingDispatcher, order: Any) -> List[Dict[str, Any]]:
+    def _cancel(self, dispatcher: CollectingDispatcher, tracker: Tracker, order: Any) -> List[Dict[str, Any]]:
+        """Asks before cancelling. The cancel request repeated as the answer to that very question ("yes
+        cancel it", read as `cancel_order`, which runs the order form again) is the shopper's yes: asking
+        again would loop."""
+        if order.status in OPEN_ORDER_STATUSES and confirms_cancel(tracker, order.order_id):
+            return self._done(*cancel_confirmed(dispatcher, order.order_id, tracker.get_slot("email")))
         if order.status not in OPEN_ORDER_STATUSES:
             dispatcher.utter_message(
                 response="utter_cannot_cancel", order_id=order.order_id, status=order.status
@@ -849,24 +896,35 @@ class ActionHandleConfirmation(Action):
             dispatcher.utter_message(response="utter_ask_anything_else")
             return [SlotSet("pending_confirmation", None)]
         if kind != PENDING_CANCEL or not order_id:
+            if latest_intent(tracker) == "affirm" and tracker.active_loop_name in FORMS_YES_CAN_ANSWER:
+                return self._yes_in_form(dispatcher, tracker)
             dispatcher.utter_message(response="utter_ok")
             return [SlotSet("pending_confirmation", None)] if tracker.get_slot("pending_confirmation") else []
         if latest_intent(tracker) != "affirm":
             dispatcher.utter_message(response="utter_cancel_kept", order_id=order_id)
             return [SlotSet("pending_confirmation", None)]
-        email = tracker.get_slot("email")
-        outcome = get_shop().cancel_order(order_id, email or "")
-        if outcome.ok:
-            utter_cancelled(dispatcher, order_id, outcome)
-            return [SlotSet("pending_confirmation", None), SlotSet(TASK_COMPLETED, True)]
-        if outcome.order is not None:
-            dispatcher.utter_message(
-                response="utter_cannot_cancel", order_id=order_id, status=outcome.order.status
-            )
-        else:
-            dispatcher.utter_message(response="utter_email_mismatch")
-        return [SlotSet("pending_confirmation", None)]
+        return cancel_confirmed(dispatcher, order_id, tracker.get_slot("email"))
 
+    @staticmethod
+    def _yes_in_form(dispatcher: CollectingDispatcher, tracker: Tracker) -> List[Dict[str, Any]]:
+        """"Yes" to a form's question ("Which item would you like to return?", "What's your order
+        number?"). The form rejected it (no slot value in it), so without this the shopper got "Okay! Let
+        me know what you'd like to do next." and the question again, as if the yes had been ignored.
+
+        Where a yes answers the question it acts: a return of the order's only item (the question showed
+        that one item as its only button) takes that item, and the form goes on to the reason. Otherwise a
+        short hint says what the answer has to be (``utter_yes_in_form_<slot>``); the form then asks its
+        question again (rules: the active form resumes after the interruption)."""
+        requested = tracker.get_slot("requested_slot")
+        if requested == "return_item":
+            only = only_return_candidate(tracker)
+            if only is not None:
+                return [SlotSet("return_item", only)]
+        if requested in YES_HINT_SLOTS:
+            dispatcher.utter_message(response=f"utter_yes_in_form_{requested}")
+        else:
+            dispatcher.utter_message(response="utter_order_form_still_asking")
+        return []
 
     @staticmethod
     def _anything_else(dispatcher: CollectingDispatcher, tracker: Tracker) -> List[Dict[str, Any]]:

@@ -222,7 +222,11 @@ def return_item_hints(tracker: Tracker) -> Dict[str, str]:
     hints: Dict[str, str] = {}
     for parse in reversed(messages):
         for entity in parse.get("entities") or []:
-            if isinstance(entity, dict) and entity.get("entity") in ITEM_HINT_ENTITIES:
+            if (
+                isinstance(entity, dict)
+                and entity.get("entity") in ITEM_HINT_ENTITIES
+                and entity.get("role") != "excluded"  # "not the black one" names no item
+            ):
                 value = clean_text(entity.get("value"), MAX_SHORT_LENGTH)
                 if value:
                     hints[entity["entity"]] = value
@@ -882,6 +886,12 @@ class ActionHandleConfirmation(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[Dict[str, Any]]:
+        # "not Marlow" / "no, any colour" right after a search is about that search, not a no to a question.
+        from actions.products import search_instead  # products -> knowledge -> this module: import here
+
+        refined = await search_instead(dispatcher, tracker, domain)
+        if refined is not None:
+            return refined
         # The question the bot asked last (actions/offers.py); an older one is not answered any more.
         pending = pending_offer(tracker)
         kind, _, order_id = str(pending or "").partition(":")

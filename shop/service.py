@@ -419,6 +419,9 @@ class ShopService:
         max_price: Any,
         text: str | None,
         in_stock_only: bool,
+        *,
+        exclude_brand: str | None = None,
+        exclude_color: str | None = None,
     ) -> list[Any]:
         conditions: list[Any] = []
         if category:
@@ -426,6 +429,8 @@ class ShopService:
             conditions.append(Category.name == canonical if canonical else false())
         if brand and brand.strip():
             conditions.append(func.lower(Brand.name) == " ".join(brand.lower().split()))
+        if exclude_brand and exclude_brand.strip():
+            conditions.append(func.lower(Brand.name) != " ".join(exclude_brand.lower().split()))
         for bound, compare in ((min_price, Product.price.__ge__), (max_price, Product.price.__le__)):
             amount = parse_price(bound)
             if amount is not None:
@@ -439,6 +444,9 @@ class ShopService:
         if size:
             canonical = normalize_size(size)
             variant_conditions.append(ProductVariant.size == canonical if canonical else false())
+        excluded = normalize_color(exclude_color) if exclude_color else None
+        if excluded:  # a product counts when it comes (in stock) in another colour
+            variant_conditions.append(ProductVariant.color != excluded)
         if in_stock_only:
             variant_conditions.append(ProductVariant.stock > 0)
         conditions.append(exists(select(ProductVariant.id).where(*variant_conditions)))
@@ -515,10 +523,14 @@ class ShopService:
         in_stock_only: bool = True,
         limit: int = 5,
         material: str | None = None,
+        exclude_brand: str | None = None,
+        exclude_color: str | None = None,
     ) -> SearchResult:
         """Products matching every given filter (case-insensitive; singular categories such as "jacket"
         are accepted; prices may be numbers or strings like "$80"), best sellers first when there is no text.
-        ``material`` ("leather", "wool") keeps products whose material has that word.
+        ``material`` ("leather", "wool") keeps products whose material has that word. ``exclude_brand``
+        leaves out that brand's products and ``exclude_color`` the products that come in no other colour
+        ("any brand except Marlow", "anything but black"); an unknown colour excludes nothing.
 
         ``text`` goes through the hybrid search of :mod:`shop.search`: products whose name, description,
         brand or colours contain every keyword are listed when there are any, otherwise related products
@@ -529,7 +541,8 @@ class ShopService:
         limit = max(1, min(int(limit), MAX_RESULTS))
         if keywords(text):
             return self._text_search(
-                Filters(category, brand, color, size, min_price, max_price, in_stock_only, material),
+                Filters(category, brand, color, size, min_price, max_price, in_stock_only, material,
+                        exclude_brand, exclude_color),
                 str(text),
                 limit,
             )
@@ -543,6 +556,8 @@ class ShopService:
             "text": text,
             "in_stock_only": in_stock_only,
             "material": material,
+            "exclude_brand": exclude_brand,
+            "exclude_color": exclude_color,
         }
         with self._transaction() as session:
             conditions = self._search_conditions(session, arguments)
@@ -576,12 +591,14 @@ class ShopService:
                 variants[variant.product_id].append(variant)
             color = normalize_color(filters.color) if filters and filters.color else None
             size = normalize_size(filters.size) if filters and filters.size else None
+            other_than = normalize_color(filters.exclude_color) if filters and filters.exclude_color else None
             summaries = []
             for pid in product_ids:
                 if pid not in products:
                     continue
                 if filters is not None and not any(
                     (color is None or v.color == color)
+                    and (other_than is None or v.color != other_than)
                     and (size is None or v.size == size)
                     and (v.stock > 0 or not filters.in_stock_only)
                     for v in variants[pid]

@@ -73,6 +73,12 @@ TASK_COMPLETED = "task_completed"
 ITEM_HINT_ENTITIES = ("product", "category", "brand", "color")
 #: Intents that start a return; hints are read from that message onwards.
 RETURN_INTENTS = frozenset({"return_item", "request_refund"})
+#: Intents that start the order form with a task (data/rules.yml).
+ORDER_REQUEST_INTENTS = frozenset({"order_status", "cancel_order", "change_shipping_address", "return_item",
+                                   "request_refund", "refund_status"})
+#: Order states whose money is already being refunded (cancellation or return): a refund request about
+#: them gets the refund status.
+REFUNDED_STATUSES = frozenset({"cancelled", "returned"})
 
 PENDING_CANCEL = "cancel"
 #: Forms whose questions a "yes" may answer, or gets a hint for (ActionHandleConfirmation._yes_in_form).
@@ -648,6 +654,20 @@ def confirms_cancel(tracker: Tracker, order_id: str) -> bool:
     return asked and latest_intent(tracker) == "cancel_order"
 
 
+def asked_for_money_back(tracker: Tracker) -> bool:
+    """Whether the order request the form is carrying out was a refund request ("I want my money back for
+    SA-100011"): the latest order intent since the conversation (re)started is `request_refund`. The
+    `order_task` slot cannot tell, it maps refunds and returns alike to "return"."""
+    for event in reversed(tracker.events or []):
+        if event.get("event") in ("restart", "session_started"):
+            break
+        if event.get("event") == "user":
+            intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
+            if intent in ORDER_REQUEST_INTENTS:
+                return intent == "request_refund"
+    return latest_intent(tracker) == "request_refund"
+
+
 def only_return_candidate(tracker: Tracker) -> Optional[str]:
     """The item a return can only be about: the verified order's single line, or the single line that
     fits what the shopper said about the item (the lines ``action_ask_return_item`` offers as buttons);
@@ -802,8 +822,14 @@ class ActionHandleOrderRequest(Action):
     def _return(
         dispatcher: CollectingDispatcher, tracker: Tracker, order_id: str, email: str
     ) -> Tuple[bool, List[Dict[str, Any]]]:
+        """A return of one item. A refund asked for an order that is already cancelled or returned
+        (`request_refund` maps to this task) is about the money of that cancellation or return: its
+        refund, as refund status shows it, instead of "can't be returned"."""
         shop = get_shop()
-        refusal = return_refusal(shop.get_order(order_id, email))
+        order = shop.get_order(order_id, email)
+        if order.status in REFUNDED_STATUSES and asked_for_money_back(tracker):
+            return ActionHandleOrderRequest._refund_status(dispatcher, order_id, email)
+        refusal = return_refusal(order)
         if refusal is not None:
             # Said before asking the shop for a return, so "which item?" never comes after the form ended.
             dispatcher.utter_message(

@@ -9,7 +9,10 @@ the task is still possible, asks what the task needs (new address; item and reas
 Privacy: an order is only described to the owner's e-mail. A wrong e-mail only ever hears "the e-mail does
 not match"; e-mails are never logged in full. After the third wrong e-mail the order is locked for this
 conversation for a cool-down (``ShopService.lock_verification``, ``$SHOP_VERIFICATION_LOCKOUT_MINUTES``,
-default 15): any request about it, however worded, is refused until then. Orders are never looked up by
+default 15): any request about it, however worded, is refused until then. The wrong e-mails are counted
+in the shop database too (``ShopService.record_failed_verification``, per conversation and order, within
+an hour), not in a slot, so ``/restart`` does not start the count again; the `email_attempts` slot only
+mirrors that count. Orders are never looked up by
 e-mail alone (anyone can type an address): a shopper who offers an e-mail instead of the order number
 hears where to find the number and is offered a colleague.
 """
@@ -552,6 +555,7 @@ class ValidateOrderForm(FormValidationAction):
             "order_verified": verification is Verification.VERIFIED,
         }
         if verification is Verification.VERIFIED:
+            get_shop().clear_failed_verifications(tracker.sender_id, order_id)
             result["email_attempts"] = 0.0
         elif email and "email" not in tracker.slots_to_validate():
             # An address from an earlier order does not fit this one: ask again, without counting it.
@@ -576,16 +580,18 @@ class ValidateOrderForm(FormValidationAction):
             return locked
         verification = get_shop().verify_order(order_id, email)
         if verification is Verification.VERIFIED:
+            get_shop().clear_failed_verifications(tracker.sender_id, order_id)
             return {"email": email, "order_verified": True, "email_attempts": 0.0}
         if verification is Verification.NOT_FOUND:
             return {"email": email, "order_verified": False}
-        attempts = int(tracker.get_slot("email_attempts") or 0) + 1
+        # Counted in the shop database per conversation and order (the slot only mirrors the count):
+        # /restart resets slots, and the count must hold as the lock does.
+        failed = get_shop().record_failed_verification(tracker.sender_id, order_id, MAX_EMAIL_ATTEMPTS)
+        attempts = failed.failures
         logger.info("e-mail %s does not match order %s (attempt %d)", mask_email(email), order_id, attempts)
-        if attempts >= MAX_EMAIL_ATTEMPTS:
-            until = get_shop().lock_verification(tracker.sender_id, order_id)
+        if failed.locked_until is not None:
             dispatcher.utter_message(
-                response="utter_too_many_attempts", order_id=order_id,
-                wait=_wait(until) if until is not None else "a while",
+                response="utter_too_many_attempts", order_id=order_id, wait=_wait(failed.locked_until)
             )
             return {
                 "order_id": None,

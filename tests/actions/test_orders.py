@@ -134,6 +134,36 @@ def test_after_three_wrong_emails_the_order_stays_locked_whatever_the_request(fr
     assert said == ["utter_order_locked"] and events["order_verified"] is False
 
 
+def test_restart_does_not_reset_the_count_of_wrong_emails(fresh_db, domain):
+    # Issue 15: the count was the `email_attempts` slot, which /restart (or a new session) resets: two
+    # wrong e-mails, /restart, two more, ... never locked. The slot value no longer matters.
+    for attempt in (1, 2):
+        said, events = validate(domain, slots={"order_id": "SA-100006", "order_task": "status",
+                                               "email_attempts": 0.0},
+                                new_slots={"email": ALEX}, requested_slot="email", sender_id="restarter")
+        assert said == ["utter_email_mismatch"] and events["email_attempts"] == attempt
+    said, events = validate(domain, slots={"order_id": "SA-100006", "order_task": "status",
+                                           "email_attempts": 0.0},
+                            new_slots={"email": ALEX}, requested_slot="email", sender_id="restarter")
+    assert said == ["utter_too_many_attempts"]
+    assert events["requested_slot"] is None and events["order_verified"] is False
+    both = {"order_id": "SA-100006", "email": SAM}
+    said, _ = validate(domain, slots={"order_task": "status"}, new_slots=both, sender_id="restarter")
+    assert said == ["utter_order_locked"]
+
+
+def test_a_verified_order_starts_the_count_again(fresh_db, domain):
+    wrong = {"slots": {"order_id": "SA-100006", "order_task": "status"}, "new_slots": {"email": ALEX},
+             "requested_slot": "email", "sender_id": "forgetful"}
+    validate(domain, **wrong)
+    validate(domain, **wrong)
+    said, events = validate(domain, slots={"order_id": "SA-100006", "order_task": "status"},
+                            new_slots={"email": SAM}, requested_slot="email", sender_id="forgetful")
+    assert events["order_verified"] is True
+    said, events = validate(domain, **wrong)
+    assert said == ["utter_email_mismatch"] and events["email_attempts"] == 1
+
+
 def test_the_lockout_is_per_conversation_and_ends_after_the_cool_down(fresh_db, domain):
     _three_wrong_emails(domain, "shopper-1")
     both = {"order_id": "SA-100006", "email": SAM}

@@ -8,6 +8,9 @@ Survey flow (data/rules.yml):
   only once per conversation (`csat_asked`). Otherwise it answers as before (`utter_welcome` /
   `utter_goodbye`). A shopper who ignores the question simply goes on; `csat_asked` stays true, so the
   question never comes back in that conversation.
+* "No" to "Anything else I can help you with?" ends the chat the same way (:func:`close_conversation`,
+  through ``action_handle_confirmation``), and so do thanks in answer to it ("no thanks"): "You're
+  welcome! Anything else I can do?" would ask the question the shopper just answered again.
 * ``action_record_csat`` (intent `rate`) stores the rating with the sender id and a timestamp in the shop's
   ``feedback`` table (where ``shopassist report`` reads CSAT) and asks for an optional comment.
 * The message right after that, when it reads like a comment (`give_feedback`, `complaint`, a message the
@@ -26,6 +29,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import clean_text, get_shop, latest_intent, shop_guarded
+from actions.offers import PENDING_ANYTHING_ELSE, pending_offer
 
 logger = logging.getLogger(__name__)
 
@@ -116,9 +120,29 @@ class ActionRecordFeedback(Action):
         return events
 
 
+def csat_due(tracker: Tracker) -> bool:
+    """Whether the rating question is due: a task was completed, it was not asked in this conversation,
+    and no person has the conversation."""
+    return (
+        tracker.get_slot(TASK_COMPLETED_SLOT) is True
+        and tracker.get_slot(CSAT_ASKED_SLOT) is not True
+        and tracker.get_slot("handoff_active") is not True
+    )
+
+
+def close_conversation(dispatcher: CollectingDispatcher, tracker: Tracker) -> List[Dict[str, Any]]:
+    """The shopper has nothing more to ask ("no" to "Anything else?"): the rating question when it is due
+    (the designed end of a chat that solved something), else a goodbye. Returns the events to apply."""
+    if csat_due(tracker):
+        dispatcher.utter_message(response="utter_ask_csat")
+        return [SlotSet(CSAT_ASKED_SLOT, True)]
+    dispatcher.utter_message(response="utter_goodbye")
+    return []
+
+
 class ActionOfferCsat(Action):
     """On thanks or goodbye: the rating question once a task is done (once per conversation), else the
-    usual reply."""
+    usual reply. Thanks in answer to "Anything else?" ("no thanks") end the chat like a goodbye."""
 
     def name(self) -> str:
         return "action_offer_csat"
@@ -126,16 +150,12 @@ class ActionOfferCsat(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[Dict[str, Any]]:
-        due = (
-            tracker.get_slot(TASK_COMPLETED_SLOT) is True
-            and tracker.get_slot(CSAT_ASKED_SLOT) is not True
-            and tracker.get_slot("handoff_active") is not True
-        )
-        if due:
+        if latest_intent(tracker) == "goodbye" or pending_offer(tracker) == PENDING_ANYTHING_ELSE:
+            return close_conversation(dispatcher, tracker)
+        if csat_due(tracker):
             dispatcher.utter_message(response="utter_ask_csat")
             return [SlotSet(CSAT_ASKED_SLOT, True)]
-        usual = "utter_goodbye" if latest_intent(tracker) == "goodbye" else "utter_welcome"
-        dispatcher.utter_message(response=usual)
+        dispatcher.utter_message(response="utter_welcome")
         return []
 
 

@@ -9,7 +9,12 @@ without the brand filter?", "Shall I get a colleague?") is answered by ``action_
   and ``relax:<filter slot>`` (actions/products.py, through :func:`offer`).
 * A question a rule utters straight from the domain (``utter_place_order``, ``utter_complaint``, ...) has no
   action to set a slot; its offer is read from the name of the response the bot sent last
-  (:data:`OFFERS_BY_RESPONSE`; Rasa stores it as ``utter_action`` in the bot event's metadata).
+  (:data:`OFFERS_BY_RESPONSE`; Rasa stores it as ``utter_action`` in the bot event's metadata, for
+  responses sent by custom actions too).
+* "Anything else I can help you with?" (``utter_ask_anything_else``, ``utter_welcome``) is such a question
+  as well: no to it ends the chat (a goodbye, or the rating question once a task was done:
+  :func:`actions.feedback.close_conversation`) instead of "Okay! Let me know what you'd like to do next.",
+  and yes asks what else.
 
 An offer is answered by the shopper's next message only. A slot value recorded before the shopper's
 previous message is stale (they talked about something else in between), so a much later "yes" to another
@@ -30,6 +35,8 @@ PENDING_HANDOFF = "handoff"
 PENDING_SEARCH = "search"
 #: Run the latest search again without one filter: ``relax:<filter slot>``, e.g. ``relax:brand``.
 PENDING_RELAX = "relax"
+#: "Is there anything else I can help you with?": no closes the conversation, yes asks what else.
+PENDING_ANYTHING_ELSE = "anything_else"
 
 #: Questions uttered by rules straight from the domain, and the offer each one makes.
 OFFERS_BY_RESPONSE: Dict[str, str] = {
@@ -37,6 +44,8 @@ OFFERS_BY_RESPONSE: Dict[str, str] = {
     "utter_complaint": PENDING_HANDOFF,  # "... I can also put you through to a colleague."
     "utter_other_language": PENDING_HANDOFF,  # "... or I can get a colleague for you."
     "utter_bot_challenge": PENDING_HANDOFF,  # "If you'd rather talk to someone from our team, just say so."
+    "utter_ask_anything_else": PENDING_ANYTHING_ELSE,  # "No problem. Is there anything else I can ...?"
+    "utter_welcome": PENDING_ANYTHING_ELSE,  # "You're welcome! Anything else I can do?"
 }
 
 

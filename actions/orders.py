@@ -9,7 +9,10 @@ the task is still possible, asks what the task needs (new address; item and reas
 Privacy: an order is only described to the owner's e-mail. A wrong e-mail only ever hears "the e-mail does
 not match"; e-mails are never logged in full. After the third wrong e-mail the order is locked for this
 conversation for a cool-down (``ShopService.lock_verification``, ``$SHOP_VERIFICATION_LOCKOUT_MINUTES``,
-default 15): any request about it, however worded, is refused until then. Orders are never looked up by
+default 15): any request about it, however worded, is refused until then. The wrong e-mails are counted
+in the shop database too (``ShopService.record_failed_verification``, per conversation and order, within
+an hour), not in a slot, so ``/restart`` does not start the count again; the `email_attempts` slot only
+mirrors that count. Orders are never looked up by
 e-mail alone (anyone can type an address): a shopper who offers an e-mail instead of the order number
 hears where to find the number and is offered a colleague.
 """
@@ -38,7 +41,8 @@ from actions.common import (
     shop_guarded,
     utter_response,
 )
-from actions.offers import PENDING_HANDOFF, answer_search_offer, pending_offer
+from actions.feedback import close_conversation
+from actions.offers import PENDING_ANYTHING_ELSE, PENDING_HANDOFF, answer_search_offer, pending_offer
 from shop import Verification, normalize_order_id
 from shop.errors import OrderAccessError
 from shop.privacy import mask_email
@@ -72,8 +76,18 @@ TASK_COMPLETED = "task_completed"
 ITEM_HINT_ENTITIES = ("product", "category", "brand", "color")
 #: Intents that start a return; hints are read from that message onwards.
 RETURN_INTENTS = frozenset({"return_item", "request_refund"})
+#: Intents that start the order form with a task (data/rules.yml).
+ORDER_REQUEST_INTENTS = frozenset({"order_status", "cancel_order", "change_shipping_address", "return_item",
+                                   "request_refund", "refund_status"})
+#: Order states whose money is already being refunded (cancellation or return): a refund request about
+#: them gets the refund status.
+REFUNDED_STATUSES = frozenset({"cancelled", "returned"})
 
 PENDING_CANCEL = "cancel"
+#: Forms whose questions a "yes" may answer, or gets a hint for (ActionHandleConfirmation._yes_in_form).
+FORMS_YES_CAN_ANSWER = frozenset({"order_form", "product_search_form"})
+#: Slots with a hint for a "yes" that does not answer their question (``utter_yes_in_form_<slot>``).
+YES_HINT_SLOTS = frozenset({"order_id", "email", "new_address", "return_item", "return_reason", "category"})
 #: The action that hands the conversation to a person (actions/handoff.py).
 HANDOFF_ACTION = "action_handoff"
 TASKS = ("status", "cancel", "change_address", "return", "refund_status")
@@ -217,7 +231,11 @@ def return_item_hints(tracker: Tracker) -> Dict[str, str]:
     hints: Dict[str, str] = {}
     for parse in reversed(messages):
         for entity in parse.get("entities") or []:
-            if isinstance(entity, dict) and entity.get("entity") in ITEM_HINT_ENTITIES:
+            if (
+                isinstance(entity, dict)
+                and entity.get("entity") in ITEM_HINT_ENTITIES
+                and entity.get("role") != "excluded"  # "not the black one" names no item
+            ):
                 value = clean_text(entity.get("value"), MAX_SHORT_LENGTH)
                 if value:
                     hints[entity["entity"]] = value
@@ -537,6 +555,7 @@ class ValidateOrderForm(FormValidationAction):
             "order_verified": verification is Verification.VERIFIED,
         }
         if verification is Verification.VERIFIED:
+            get_shop().clear_failed_verifications(tracker.sender_id, order_id)
             result["email_attempts"] = 0.0
         elif email and "email" not in tracker.slots_to_validate():
             # An address from an earlier order does not fit this one: ask again, without counting it.
@@ -561,16 +580,18 @@ class ValidateOrderForm(FormValidationAction):
             return locked
         verification = get_shop().verify_order(order_id, email)
         if verification is Verification.VERIFIED:
+            get_shop().clear_failed_verifications(tracker.sender_id, order_id)
             return {"email": email, "order_verified": True, "email_attempts": 0.0}
         if verification is Verification.NOT_FOUND:
             return {"email": email, "order_verified": False}
-        attempts = int(tracker.get_slot("email_attempts") or 0) + 1
+        # Counted in the shop database per conversation and order (the slot only mirrors the count):
+        # /restart resets slots, and the count must hold as the lock does.
+        failed = get_shop().record_failed_verification(tracker.sender_id, order_id, MAX_EMAIL_ATTEMPTS)
+        attempts = failed.failures
         logger.info("e-mail %s does not match order %s (attempt %d)", mask_email(email), order_id, attempts)
-        if attempts >= MAX_EMAIL_ATTEMPTS:
-            until = get_shop().lock_verification(tracker.sender_id, order_id)
+        if failed.locked_until is not None:
             dispatcher.utter_message(
-                response="utter_too_many_attempts", order_id=order_id,
-                wait=_wait(until) if until is not None else "a while",
+                response="utter_too_many_attempts", order_id=order_id, wait=_wait(failed.locked_until)
             )
             return {
                 "order_id": None,
@@ -615,6 +636,58 @@ class ValidateOrderForm(FormValidationAction):
         return {"return_reason": clean_text(value, MAX_TEXT_LENGTH)}
 
 
+def cancel_confirmed(
+    dispatcher: CollectingDispatcher, order_id: str, email: Optional[str]
+) -> List[Dict[str, Any]]:
+    """Cancel ``order_id`` now that the shopper confirmed it, and say what happens to the money."""
+    outcome = get_shop().cancel_order(order_id, email or "")
+    if outcome.ok:
+        utter_cancelled(dispatcher, order_id, outcome)
+        return [SlotSet("pending_confirmation", None), SlotSet(TASK_COMPLETED, True)]
+    if outcome.order is not None:
+        dispatcher.utter_message(
+            response="utter_cannot_cancel", order_id=order_id, status=outcome.order.status
+        )
+    else:
+        dispatcher.utter_message(response="utter_email_mismatch")
+    return [SlotSet("pending_confirmation", None)]
+
+
+def confirms_cancel(tracker: Tracker, order_id: str) -> bool:
+    """Whether the latest message is a cancel request that answers "Do you really want to cancel order
+    ``order_id``?", asked in the bot's previous turn."""
+    asked = pending_offer(tracker) == f"{PENDING_CANCEL}:{order_id}"
+    return asked and latest_intent(tracker) == "cancel_order"
+
+
+def asked_for_money_back(tracker: Tracker) -> bool:
+    """Whether the order request the form is carrying out was a refund request ("I want my money back for
+    SA-100011"): the latest order intent since the conversation (re)started is `request_refund`. The
+    `order_task` slot cannot tell, it maps refunds and returns alike to "return"."""
+    for event in reversed(tracker.events or []):
+        if event.get("event") in ("restart", "session_started"):
+            break
+        if event.get("event") == "user":
+            intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
+            if intent in ORDER_REQUEST_INTENTS:
+                return intent == "request_refund"
+    return latest_intent(tracker) == "request_refund"
+
+
+def only_return_candidate(tracker: Tracker) -> Optional[str]:
+    """The item a return can only be about: the verified order's single line, or the single line that
+    fits what the shopper said about the item (the lines ``action_ask_return_item`` offers as buttons);
+    None when there are several or the order is not verified."""
+    order = ValidateOrderForm._verified_order(tracker)
+    if order is None or not order.items:
+        return None
+    hints = return_item_hints(tracker)
+    lines = matching_items(order, hints, ValidateOrderForm._brands(order, hints))
+    if len(lines) < 2:
+        lines = list(order.items)
+    return lines[0].name if len(lines) == 1 else None
+
+
 class ActionHandleOrderRequest(Action):
     """Carries out ``order_task`` for the verified order (asks before cancelling)."""
 
@@ -644,7 +717,7 @@ class ActionHandleOrderRequest(Action):
         extra: List[Dict[str, Any]] = []
         try:
             if task == "cancel":
-                return self._cancel(dispatcher, shop.get_order(order_id, email))
+                return self._cancel(dispatcher, tracker, shop.get_order(order_id, email))
             if task == "change_address":
                 completed, extra = self._change_address(dispatcher, tracker, order_id, email)
             elif task == "return":
@@ -684,7 +757,12 @@ class ActionHandleOrderRequest(Action):
         )
         return True
 
-    def _cancel(self, dispatcher: CollectingDispatcher, order: Any) -> List[Dict[str, Any]]:
+    def _cancel(self, dispatcher: CollectingDispatcher, tracker: Tracker, order: Any) -> List[Dict[str, Any]]:
+        """Asks before cancelling. The cancel request repeated as the answer to that very question ("yes
+        cancel it", read as `cancel_order`, which runs the order form again) is the shopper's yes: asking
+        again would loop."""
+        if order.status in OPEN_ORDER_STATUSES and confirms_cancel(tracker, order.order_id):
+            return self._done(*cancel_confirmed(dispatcher, order.order_id, tracker.get_slot("email")))
         if order.status not in OPEN_ORDER_STATUSES:
             dispatcher.utter_message(
                 response="utter_cannot_cancel", order_id=order.order_id, status=order.status
@@ -750,8 +828,14 @@ class ActionHandleOrderRequest(Action):
     def _return(
         dispatcher: CollectingDispatcher, tracker: Tracker, order_id: str, email: str
     ) -> Tuple[bool, List[Dict[str, Any]]]:
+        """A return of one item. A refund asked for an order that is already cancelled or returned
+        (`request_refund` maps to this task) is about the money of that cancellation or return: its
+        refund, as refund status shows it, instead of "can't be returned"."""
         shop = get_shop()
-        refusal = return_refusal(shop.get_order(order_id, email))
+        order = shop.get_order(order_id, email)
+        if order.status in REFUNDED_STATUSES and asked_for_money_back(tracker):
+            return ActionHandleOrderRequest._refund_status(dispatcher, order_id, email)
+        refusal = return_refusal(order)
         if refusal is not None:
             # Said before asking the shop for a return, so "which item?" never comes after the form ended.
             dispatcher.utter_message(
@@ -834,35 +918,66 @@ class ActionHandleConfirmation(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[Dict[str, Any]]:
+        # "not Marlow" / "no, any colour" right after a search is about that search, not a no to a question.
+        from actions.products import search_instead  # products -> knowledge -> this module: import here
+
+        refined = await search_instead(dispatcher, tracker, domain)
+        if refined is not None:
+            return refined
         # The question the bot asked last (actions/offers.py); an older one is not answered any more.
         pending = pending_offer(tracker)
         kind, _, order_id = str(pending or "").partition(":")
         answered = answer_search_offer(pending, latest_intent(tracker) == "affirm", dispatcher, tracker)
         if answered is not None:
             return answered
+        if kind == PENDING_ANYTHING_ELSE:
+            return self._anything_else(dispatcher, tracker)
         if kind == PENDING_HANDOFF:
             if latest_intent(tracker) == "affirm":
                 return [SlotSet("pending_confirmation", None), FollowupAction(HANDOFF_ACTION)]
             dispatcher.utter_message(response="utter_ask_anything_else")
             return [SlotSet("pending_confirmation", None)]
         if kind != PENDING_CANCEL or not order_id:
+            if latest_intent(tracker) == "affirm" and tracker.active_loop_name in FORMS_YES_CAN_ANSWER:
+                return self._yes_in_form(dispatcher, tracker)
             dispatcher.utter_message(response="utter_ok")
             return [SlotSet("pending_confirmation", None)] if tracker.get_slot("pending_confirmation") else []
         if latest_intent(tracker) != "affirm":
             dispatcher.utter_message(response="utter_cancel_kept", order_id=order_id)
             return [SlotSet("pending_confirmation", None)]
-        email = tracker.get_slot("email")
-        outcome = get_shop().cancel_order(order_id, email or "")
-        if outcome.ok:
-            utter_cancelled(dispatcher, order_id, outcome)
-            return [SlotSet("pending_confirmation", None), SlotSet(TASK_COMPLETED, True)]
-        if outcome.order is not None:
-            dispatcher.utter_message(
-                response="utter_cannot_cancel", order_id=order_id, status=outcome.order.status
-            )
+        return cancel_confirmed(dispatcher, order_id, tracker.get_slot("email"))
+
+    @staticmethod
+    def _yes_in_form(dispatcher: CollectingDispatcher, tracker: Tracker) -> List[Dict[str, Any]]:
+        """"Yes" to a form's question ("Which item would you like to return?", "What's your order
+        number?"). The form rejected it (no slot value in it), so without this the shopper got "Okay! Let
+        me know what you'd like to do next." and the question again, as if the yes had been ignored.
+
+        Where a yes answers the question it acts: a return of the order's only item (the question showed
+        that one item as its only button) takes that item, and the form goes on to the reason. Otherwise a
+        short hint says what the answer has to be (``utter_yes_in_form_<slot>``); the form then asks its
+        question again (rules: the active form resumes after the interruption)."""
+        requested = tracker.get_slot("requested_slot")
+        if requested == "return_item":
+            only = only_return_candidate(tracker)
+            if only is not None:
+                return [SlotSet("return_item", only)]
+        if requested in YES_HINT_SLOTS:
+            dispatcher.utter_message(response=f"utter_yes_in_form_{requested}")
         else:
-            dispatcher.utter_message(response="utter_email_mismatch")
-        return [SlotSet("pending_confirmation", None)]
+            dispatcher.utter_message(response="utter_order_form_still_asking")
+        return []
+
+    @staticmethod
+    def _anything_else(dispatcher: CollectingDispatcher, tracker: Tracker) -> List[Dict[str, Any]]:
+        """Yes or no to "Is there anything else I can help you with?". No ends the chat politely (the
+        rating question once a task was done, else a goodbye): "Okay! Let me know what you'd like to do
+        next." would ask the shopper who just said they are done to go on. Yes asks what else."""
+        cleared = [SlotSet("pending_confirmation", None)] if tracker.get_slot("pending_confirmation") else []
+        if latest_intent(tracker) == "affirm":
+            dispatcher.utter_message(response="utter_what_else")
+            return cleared
+        return cleared + close_conversation(dispatcher, tracker)
 
 
 class ActionAskReturnItem(Action):

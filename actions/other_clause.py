@@ -76,9 +76,10 @@ def clause_intent(clause: Mapping[str, Any]) -> Optional[str]:
 
 
 def clause_entity(clause: Mapping[str, Any], entity: str) -> Optional[str]:
-    """The value of the first ``entity`` inside the clause."""
+    """The value of the first ``entity`` inside the clause; a value the shopper rules out ("not Marlow",
+    role ``excluded``) is none, as for the domain's slot mappings."""
     for found in clause.get("entities") or []:
-        if isinstance(found, Mapping) and found.get("entity") == entity:
+        if isinstance(found, Mapping) and found.get("entity") == entity and found.get("role") != "excluded":
             value = clean_text(found.get("value"), MAX_SHORT_LENGTH)
             if value:
                 return value

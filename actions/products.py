@@ -18,6 +18,8 @@ from actions.offers import PENDING_RELAX, PENDING_SEARCH, offer
 from actions.policy_answers import STRONG_PAGE_THRESHOLD, answer_general_question
 from actions.search_filters import (
     ENTITY_FILTERS,
+    EXCLUDED_ROLE,
+    EXCLUSIONS,
     FALLBACK_INTENT,
     SearchFilters,
     Turn,
@@ -130,10 +132,11 @@ def canonical_material(value: Any) -> Optional[str]:
 
 
 def describe_search(category: Optional[str], color: Optional[str], size: Optional[str],
-                    brand: Optional[str], max_price: Optional[str], material: Optional[str] = None) -> str:
+                    brand: Optional[str], max_price: Optional[str], material: Optional[str] = None,
+                    exclude_brand: Optional[str] = None, exclude_color: Optional[str] = None) -> str:
     """Words for what was searched, e.g. ``red leather bags by Marlow in size M under $100.00``."""
     filters = SearchFilters(category=category, color=color, size=size, brand=brand, max_price=max_price,
-                            material=material)
+                            material=material, exclude_brand=exclude_brand, exclude_color=exclude_color)
     return describe_filters(filters, money)
 
 
@@ -210,7 +213,7 @@ def search_history(tracker: Tracker) -> tuple[bool, Optional[str], set[str]]:
                 if not isinstance(entity, dict):
                     continue
                 slot = ENTITY_FILTER_SLOTS.get(entity.get("entity"))
-                if slot and not (slot == "max_price" and entity.get("role") == "min"):
+                if slot and entity.get("role") not in ("min", EXCLUDED_ROLE):
                     named.add(slot)
     if waiting_for_user:
         category = current_category
@@ -230,13 +233,21 @@ _CANONICAL = {
 
 def message_filters(message: Mapping[str, Any]) -> Dict[str, str]:
     """Canonical filter values one message names (its entities; a material also from its words, since
-    "wool socks" reaches the NLU as one category phrase). A price with role `min` is no price limit."""
+    "wool socks" reaches the NLU as one category phrase). A price with role `min` is no price limit; a
+    brand or colour with role `excluded` ("any brand except Marlow") is ruled out: ``exclude_brand``."""
     values: Dict[str, str] = {}
     for entity in message.get("entities") or []:
         if not isinstance(entity, dict):
             continue
         name = ENTITY_FILTERS.get(entity.get("entity"))
         if name is None or (name == "max_price" and entity.get("role") == "min"):
+            continue
+        if entity.get("role") == EXCLUDED_ROLE:
+            if name not in EXCLUSIONS:
+                continue
+            value = _CANONICAL[name](entity.get("value"))
+            if value is not None:
+                values[EXCLUSIONS[name]] = value
             continue
         value = _CANONICAL[name](entity.get("value"))
         if value is not None:
@@ -349,11 +360,13 @@ def send_suggestions(dispatcher: CollectingDispatcher, product_name: str) -> boo
 async def search_instead(
     dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
 ) -> Optional[List[Dict[str, Any]]]:
-    """Right after a search, a message that lets go of a filter ("any colour", "forget the size") is about
-    that search whatever intent the NLU gave it (a product or size question, say): the search runs again
-    without the filter. None when the message is something else, or names a product."""
+    """Right after a search, a message that lets go of a filter ("any colour", "forget the size") or rules
+    a value out ("not Marlow", often read as `deny`) is about that search whatever intent the NLU gave it
+    (a product or size question, a no): the search runs again without the filter, or without that value.
+    None when the message is something else, or names a product."""
     text = (tracker.latest_message or {}).get("text")
-    if not just_searched(tracker) or not dropped_filters(text):
+    rules_out = any(e.get("role") == EXCLUDED_ROLE for e in _message_entities(tracker))
+    if not just_searched(tracker) or not (dropped_filters(text) or rules_out):
         return None
     names_product = any(e.get("entity") == "product" for e in _message_entities(tracker))
     if names_product or ordinal_reference(text) is not None:
@@ -477,7 +490,9 @@ class ActionSearchProducts(Action):
         else:
             dispatcher.utter_message(response="utter_no_results", what=what)
             offered.append(offer(PENDING_SEARCH))
-        events = [SlotSet(slot, value) for slot, value in filters.items() if tracker.get_slot(slot) != value]
+        # exclusions have no slot of their own: they live in `search_filters` only
+        events = [SlotSet(slot, value) for slot, value in filters.items()
+                  if slot in FILTER_SLOTS and tracker.get_slot(slot) != value]
         events.append(SlotSet(SEARCH_FILTERS_SLOT, filters))
         events += offered
         if names:

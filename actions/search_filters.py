@@ -14,6 +14,12 @@ What a message after a search means (:func:`classify_turn`):
   the other filters of the previous search are kept.
 * **nothing** - a message the NLU did not understand (nlu_fallback) that is not plainly one of the above
   is never read for filter values: a value in it is not applied, now or later.
+
+A brand or colour the shopper rules out ("any brand except Marlow", "not black") comes from the NLU as an
+entity with the role ``excluded`` (components/extractors/patterns.py ``mark_excluded``). It becomes the
+filter ``exclude_brand`` / ``exclude_color``: the search leaves it out (the data layer owns the query) and
+the answer says it ("12 matching jackets (not Marlow, any colour, any price)"). Naming a wanted value of
+the same filter replaces the exclusion and the other way round; "any brand" drops both.
 """
 from __future__ import annotations
 
@@ -25,7 +31,13 @@ from typing import Any, Collection, Dict, Iterable, Mapping, Optional
 from shop.vocabulary import MATERIALS, normalize_material
 
 #: Filter names, in the order they are described.
-FILTER_NAMES = ("category", "color", "material", "brand", "size", "max_price")
+FILTER_NAMES = (
+    "category", "color", "material", "brand", "size", "max_price", "exclude_brand", "exclude_color",
+)
+#: The filters a shopper can rule a value out of, and the filter that holds the ruled-out value.
+EXCLUSIONS = {"brand": "exclude_brand", "color": "exclude_color"}
+#: The entity role of a ruled-out value (see components/extractors/patterns.py).
+EXCLUDED_ROLE = "excluded"
 #: Which filter an NLU entity gives (a price with role `min` is no price limit; see entity_filter).
 ENTITY_FILTERS = {
     "category": "category",
@@ -58,10 +70,16 @@ class SearchFilters:
     brand: Optional[str] = None
     size: Optional[str] = None
     max_price: Optional[str] = None
+    #: A brand / colour ruled out ("any brand except Marlow", "not black").
+    exclude_brand: Optional[str] = None
+    exclude_color: Optional[str] = None
 
     def as_slot(self) -> Dict[str, Optional[str]]:
-        """A plain dict for the `search_filters` slot."""
-        return {name: getattr(self, name) for name in FILTER_NAMES}
+        """A plain dict for the `search_filters` slot (and the keyword arguments of the shop's search);
+        an exclusion only when there is one, so that searches without one keep their earlier shape."""
+        excluded = set(EXCLUSIONS.values())
+        return {name: getattr(self, name) for name in FILTER_NAMES
+                if name not in excluded or getattr(self, name) is not None}
 
     @classmethod
     def from_slot(cls, value: Any) -> Optional[SearchFilters]:
@@ -72,8 +90,17 @@ class SearchFilters:
 
     def updated(self, values: Mapping[str, Optional[str]], dropped: Collection[str] = ()) -> SearchFilters:
         """These filters with ``dropped`` ones cleared, then ``values`` set (a value named in the same
-        message wins over "any": "any brand, Northwind if possible")."""
+        message wins over "any": "any brand, Northwind if possible"). Dropping a filter lets go of its
+        exclusion too ("any brand"); a wanted value replaces an earlier exclusion of that filter ("not
+        Marlow", then "Northwind") and an exclusion an earlier wanted value ("Marlow bags", then "not
+        Marlow")."""
         changes: Dict[str, Optional[str]] = {name: None for name in dropped if name in FILTER_NAMES}
+        changes.update({EXCLUSIONS[name]: None for name in dropped if name in EXCLUSIONS})
+        for wanted, excluded in EXCLUSIONS.items():
+            if values.get(wanted) is not None and values.get(excluded) is None:
+                changes[excluded] = None
+            elif values.get(excluded) is not None and values.get(wanted) is None:
+                changes[wanted] = None
         changes.update({k: v for k, v in values.items() if k in FILTER_NAMES and v is not None})
         return replace(self, **changes)
 
@@ -206,7 +233,8 @@ def classify_turn(
         return Turn.NOTHING if intent == FALLBACK_INTENT else Turn.NEW
     entities = list(entities)
     category = named.get("category")
-    cues = bool(dropped_filters(text) or asks_cheaper(text))
+    rules_out = any(named.get(name) for name in EXCLUSIONS.values())  # "not Marlow": about this search
+    cues = bool(dropped_filters(text) or asks_cheaper(text) or rules_out)
     plain_values = bool(named) and only_filter_values(text, entities)
     if intent == FALLBACK_INTENT:
         # not understood: only a message that is plainly filter values (or a cue) is read at all
@@ -260,16 +288,19 @@ def noun_phrase(filters: SearchFilters, count: int) -> str:
 def filter_summary(filters: SearchFilters, money: Any, dropped: Collection[str] = ()) -> str:
     """The filters not in :func:`noun_phrase`, in words: "by Northwind, any colour, any price".
 
-    Colour and price are always said ("any colour" when there is none); brand, material and size only
-    when set or just dropped. ``money`` formats a price ("$80.00").
+    Colour and price are always said ("any colour" when there is none, "not black" when one is ruled
+    out); brand, material and size only when set, ruled out ("not Marlow") or just dropped. ``money``
+    formats a price ("$80.00").
     """
     parts = []
     if filters.brand:
         parts.append(f"by {filters.brand}")
+    elif filters.exclude_brand:
+        parts.append(f"not {filters.exclude_brand}")
     elif "brand" in dropped:
         parts.append(_ANY["brand"])
     if not filters.color:
-        parts.append(_ANY["color"])
+        parts.append(f"not {filters.exclude_color}" if filters.exclude_color else _ANY["color"])
     if not filters.material and "material" in dropped:
         parts.append(_ANY["material"])
     if filters.size:
@@ -293,10 +324,14 @@ def found_phrase(
 
 def describe_filters(filters: SearchFilters, money: Any) -> str:
     """The search in one phrase for sentences such as "I couldn't find any ...":
-    ``black leather bags by Marlow in size M under $100.00``."""
+    ``black leather bags by Marlow in size M under $100.00``, ``bags not by Marlow``."""
     text = noun_phrase(filters, 2)
     if filters.brand:
         text += f" by {filters.brand}"
+    elif filters.exclude_brand:
+        text += f" not by {filters.exclude_brand}"
+    if filters.exclude_color and not filters.color:
+        text += f" not in {filters.exclude_color}"
     if filters.size:
         text += f" in size {filters.size}"
     if filters.max_price:
@@ -306,6 +341,8 @@ def describe_filters(filters: SearchFilters, money: Any) -> str:
 
 __all__ = [
     "ENTITY_FILTERS",
+    "EXCLUDED_ROLE",
+    "EXCLUSIONS",
     "FALLBACK_INTENT",
     "FILTER_NAMES",
     "SearchFilters",

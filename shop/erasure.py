@@ -9,7 +9,8 @@ What is deleted and what is kept, and why:
   6-10 years): kept with their numbers, items, amounts, statuses and dates, but the shipping address is
   replaced by ``[erased]``; the notes of returns (the shopper's own words) are emptied, their reason codes
   (``too_small``, ``damaged``, ...) are kept; a reason written before codes existed becomes ``other``;
-* **verification locks** of the conversations (conversation id and order number): deleted;
+* **verification locks** and **failed verifications** of the conversations (conversation id and order
+  number): deleted;
 * the **customer** row is kept because orders point to it, but anonymised: name ``Erased customer``,
   e-mail ``erased-<id>@erased.invalid`` (the reserved ``.invalid`` domain never delivers), so nobody
   can verify an order with the old address any more.
@@ -31,7 +32,7 @@ from sqlalchemy.engine import Engine
 
 from shop.db import session_factory
 from shop.handoff_models import HandoffTicket
-from shop.models import Customer, Feedback, Order, Return, VerificationLock
+from shop.models import Customer, Feedback, Order, Return, VerificationFailure, VerificationLock
 from shop.return_reasons import OTHER, RETURN_REASONS
 
 ERASED_NAME = "Erased customer"
@@ -128,6 +129,10 @@ def erase_shop_records(engine: Engine, sender_ids: Iterable[str], email: Optiona
                 session.execute(delete(Feedback).where(Feedback.id.in_(feedback)))
         if senders and apply and _has_tables(engine, "verification_locks"):
             session.execute(delete(VerificationLock).where(VerificationLock.conversation_id.in_(senders)))
+        if senders and apply and _has_tables(engine, "verification_failures"):
+            session.execute(
+                delete(VerificationFailure).where(VerificationFailure.conversation_id.in_(senders))
+            )
         if customer is not None:
             query = select(Order.id, Order.order_number, Order.status).where(Order.customer_id == customer.id)
             orders = session.execute(query.order_by(Order.order_number)).all()

@@ -264,6 +264,25 @@ class VerificationLock(Base):
     )
 
 
+class VerificationFailure(Base):
+    """One wrong e-mail given for an order in one conversation (``conversation_id`` is Rasa's sender id).
+
+    Counted in the database, like :class:`VerificationLock`, so that ``/restart`` or a new session does not
+    start the count afresh: the third failure within the counting window locks the order for that
+    conversation. A successful check or the lock deletes the rows; rows older than the window are deleted
+    when a new failure is written."""
+
+    __tablename__ = "verification_failures"
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(String(255), nullable=False)
+    order_number = Column(String(9), nullable=False)
+    failed_at = Column(DateTime, nullable=False, index=True)
+
+    __table_args__ = (
+        Index("ix_verification_failures_conversation_order", "conversation_id", "order_number"),
+    )
+
+
 class Feedback(Base):
     """Free-text feedback from a conversation (``sender_id`` is Rasa's conversation id)."""
 
@@ -292,5 +311,6 @@ TABLES = (
     Refund,
     CancellationRefund,
     VerificationLock,
+    VerificationFailure,
     Feedback,
 )

@@ -482,6 +482,9 @@ class Filters:
     max_price: Any = None
     in_stock_only: bool = True
     material: str | None = None
+    #: Leave out this brand's products, and products that come in no colour but this one.
+    exclude_brand: str | None = None
+    exclude_color: str | None = None
 
 
 @dataclass(frozen=True)
@@ -503,6 +506,8 @@ def filter_mask(index: CatalogIndex, filters: Filters) -> np.ndarray:
         mask &= index.categories == index.category_code(normalize_category(filters.category))
     if filters.brand and filters.brand.strip():
         mask &= index.brands == index.brand_code(" ".join(filters.brand.lower().split()))
+    if filters.exclude_brand and filters.exclude_brand.strip():
+        mask &= index.brands != index.brand_code(" ".join(filters.exclude_brand.lower().split()))
     low, high = parse_price(filters.min_price), parse_price(filters.max_price)
     if low is not None:
         mask &= index.prices >= float(low) - 1e-9
@@ -511,11 +516,14 @@ def filter_mask(index: CatalogIndex, filters: Filters) -> np.ndarray:
     if filters.material:
         made_of = {m for m in set(index.materials) if material_matches(filters.material, m)}
         mask &= np.fromiter((m in made_of for m in index.materials), dtype=bool, count=index.size)
-    if filters.color or filters.size:
+    excluded_color = normalize_color(filters.exclude_color) if filters.exclude_color else None
+    if filters.color or filters.size or excluded_color:
         variant_ok = np.ones(len(index.variant_pos), dtype=bool)
         if filters.color:
             canonical = normalize_color(filters.color)
             variant_ok &= index.variant_color == canonical if canonical else False
+        if excluded_color:
+            variant_ok &= index.variant_color != excluded_color
         if filters.size:
             canonical = normalize_size(filters.size)
             variant_ok &= index.variant_size == canonical if canonical else False

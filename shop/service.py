@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
-from sqlalchemy import distinct, exists, false, func, or_, outerjoin, select, update
+from sqlalchemy import delete, distinct, exists, false, func, or_, outerjoin, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -39,6 +39,7 @@ from shop.models import (
     ProductVariant,
     Refund,
     Return,
+    VerificationFailure,
     VerificationLock,
 )
 from shop.privacy import mask_email
@@ -63,6 +64,7 @@ from shop.vocabulary import (
 __all__ = [
     "RETURN_WINDOW_DAYS",
     "Availability",
+    "FailedVerification",
     "OrderAccessError",
     "OrderInfo",
     "OrderItemInfo",
@@ -233,6 +235,16 @@ class RefundInfo:
     kind: str = "return"
 
 
+@dataclass(frozen=True)
+class FailedVerification:
+    """A wrong e-mail recorded by :meth:`ShopService.record_failed_verification`: how many the conversation
+    has now given for the order within the counting window, and until when the order is locked for it
+    (None while below the limit; the count starts again after a lock)."""
+
+    failures: int
+    locked_until: datetime | None
+
+
 # ---------------------------------------------------------------------------------------------- helpers
 def _money(value: Decimal | None) -> float:
     return float(value) if value is not None else 0.0
@@ -322,6 +334,9 @@ REFUND_PROCESSING_ENV = "SHOP_REFUND_PROCESSING_DAYS"
 #: ``SHOP_VERIFICATION_LOCKOUT_MINUTES``.
 VERIFICATION_LOCKOUT_MINUTES = 15
 VERIFICATION_LOCKOUT_ENV = "SHOP_VERIFICATION_LOCKOUT_MINUTES"
+#: Minutes during which wrong e-mails for one order and conversation add up towards the lock (the length
+#: of a conversation session: the slot that counted them before was reset by a new session).
+VERIFICATION_FAILURE_WINDOW_MINUTES = 60
 #: Refund states in which the money is still on its way (an expected date applies).
 OPEN_REFUND_STATUSES = ("pending", "processing")
 
@@ -369,6 +384,7 @@ class ShopService:
         search_config: SearchConfig | None = None,
         refund_processing_days: int | None = None,
         verification_lockout_minutes: int | None = None,
+        verification_failure_window_minutes: int | None = None,
     ) -> None:
         """``db_url``: SQLAlchemy URL (None: ``$SHOP_DB_URL``, else the local SQLite file).
         ``return_window_days``: overrides :data:`RETURN_WINDOW_DAYS` / ``$SHOP_RETURN_WINDOW_DAYS``.
@@ -378,7 +394,8 @@ class ShopService:
         ``refund_processing_days``: overrides :data:`REFUND_PROCESSING_DAYS` /
         ``$SHOP_REFUND_PROCESSING_DAYS``.
         ``verification_lockout_minutes``: overrides :data:`VERIFICATION_LOCKOUT_MINUTES` /
-        ``$SHOP_VERIFICATION_LOCKOUT_MINUTES``."""
+        ``$SHOP_VERIFICATION_LOCKOUT_MINUTES``.
+        ``verification_failure_window_minutes``: overrides :data:`VERIFICATION_FAILURE_WINDOW_MINUTES`."""
         self.search_config = search_config or SearchConfig.from_env()
         self.db_url = database_url(db_url)
         self.return_window_days = (
@@ -393,6 +410,11 @@ class ShopService:
             minutes=verification_lockout_minutes
             if verification_lockout_minutes is not None
             else _whole_number_from_env(VERIFICATION_LOCKOUT_ENV, VERIFICATION_LOCKOUT_MINUTES)
+        )
+        self.verification_failure_window = timedelta(
+            minutes=verification_failure_window_minutes
+            if verification_failure_window_minutes is not None
+            else VERIFICATION_FAILURE_WINDOW_MINUTES
         )
         self._clock = clock or (lambda: datetime.now(timezone.utc))
         with translate_db_errors(self.db_url):
@@ -419,6 +441,9 @@ class ShopService:
         max_price: Any,
         text: str | None,
         in_stock_only: bool,
+        *,
+        exclude_brand: str | None = None,
+        exclude_color: str | None = None,
     ) -> list[Any]:
         conditions: list[Any] = []
         if category:
@@ -426,6 +451,8 @@ class ShopService:
             conditions.append(Category.name == canonical if canonical else false())
         if brand and brand.strip():
             conditions.append(func.lower(Brand.name) == " ".join(brand.lower().split()))
+        if exclude_brand and exclude_brand.strip():
+            conditions.append(func.lower(Brand.name) != " ".join(exclude_brand.lower().split()))
         for bound, compare in ((min_price, Product.price.__ge__), (max_price, Product.price.__le__)):
             amount = parse_price(bound)
             if amount is not None:
@@ -439,6 +466,9 @@ class ShopService:
         if size:
             canonical = normalize_size(size)
             variant_conditions.append(ProductVariant.size == canonical if canonical else false())
+        excluded = normalize_color(exclude_color) if exclude_color else None
+        if excluded:  # a product counts when it comes (in stock) in another colour
+            variant_conditions.append(ProductVariant.color != excluded)
         if in_stock_only:
             variant_conditions.append(ProductVariant.stock > 0)
         conditions.append(exists(select(ProductVariant.id).where(*variant_conditions)))
@@ -515,10 +545,14 @@ class ShopService:
         in_stock_only: bool = True,
         limit: int = 5,
         material: str | None = None,
+        exclude_brand: str | None = None,
+        exclude_color: str | None = None,
     ) -> SearchResult:
         """Products matching every given filter (case-insensitive; singular categories such as "jacket"
         are accepted; prices may be numbers or strings like "$80"), best sellers first when there is no text.
-        ``material`` ("leather", "wool") keeps products whose material has that word.
+        ``material`` ("leather", "wool") keeps products whose material has that word. ``exclude_brand``
+        leaves out that brand's products and ``exclude_color`` the products that come in no other colour
+        ("any brand except Marlow", "anything but black"); an unknown colour excludes nothing.
 
         ``text`` goes through the hybrid search of :mod:`shop.search`: products whose name, description,
         brand or colours contain every keyword are listed when there are any, otherwise related products
@@ -529,7 +563,8 @@ class ShopService:
         limit = max(1, min(int(limit), MAX_RESULTS))
         if keywords(text):
             return self._text_search(
-                Filters(category, brand, color, size, min_price, max_price, in_stock_only, material),
+                Filters(category, brand, color, size, min_price, max_price, in_stock_only, material,
+                        exclude_brand, exclude_color),
                 str(text),
                 limit,
             )
@@ -543,6 +578,8 @@ class ShopService:
             "text": text,
             "in_stock_only": in_stock_only,
             "material": material,
+            "exclude_brand": exclude_brand,
+            "exclude_color": exclude_color,
         }
         with self._transaction() as session:
             conditions = self._search_conditions(session, arguments)
@@ -576,12 +613,14 @@ class ShopService:
                 variants[variant.product_id].append(variant)
             color = normalize_color(filters.color) if filters and filters.color else None
             size = normalize_size(filters.size) if filters and filters.size else None
+            other_than = normalize_color(filters.exclude_color) if filters and filters.exclude_color else None
             summaries = []
             for pid in product_ids:
                 if pid not in products:
                     continue
                 if filters is not None and not any(
                     (color is None or v.color == color)
+                    and (other_than is None or v.color != other_than)
                     and (size is None or v.size == size)
                     and (v.stock > 0 or not filters.in_stock_only)
                     for v in variants[pid]
@@ -1055,26 +1094,77 @@ class ShopService:
         number = normalize_order_id(order_id)
         if number is None:
             return None
-        now = self._now()
-        until = now + self.verification_lockout
-        conversation = str(conversation_id)[:255]
         with self._transaction() as session:
-            for stale in session.execute(
-                select(VerificationLock).where(
-                    or_(
-                        VerificationLock.locked_until <= now,
-                        (VerificationLock.conversation_id == conversation)
-                        & (VerificationLock.order_number == number),
-                    )
-                )
-            ).scalars():
-                session.delete(stale)
-            session.flush()
-            session.add(
-                VerificationLock(conversation_id=conversation, order_number=number, locked_until=until)
-            )
-        logger.info("order %s locked for a conversation until %s", number, until.strftime("%H:%M"))
+            until = self._lock(session, str(conversation_id)[:255], number, self._now())
         return _aware(until)
+
+    def _lock(self, session: Session, conversation: str, number: str, now: datetime) -> datetime:
+        """Write the lock of ``number`` for ``conversation`` (see :meth:`lock_verification`); the failures
+        that led to it are cleared, so the count starts again once the lock is over."""
+        until = now + self.verification_lockout
+        for stale in session.execute(
+            select(VerificationLock).where(
+                or_(
+                    VerificationLock.locked_until <= now,
+                    (VerificationLock.conversation_id == conversation)
+                    & (VerificationLock.order_number == number),
+                )
+            )
+        ).scalars():
+            session.delete(stale)
+        session.execute(
+            delete(VerificationFailure).where(
+                VerificationFailure.conversation_id == conversation,
+                VerificationFailure.order_number == number,
+            )
+        )
+        session.flush()
+        session.add(VerificationLock(conversation_id=conversation, order_number=number, locked_until=until))
+        logger.info("order %s locked for a conversation until %s", number, until.strftime("%H:%M"))
+        return until
+
+    def record_failed_verification(
+        self, conversation_id: str, order_id: str, max_failures: int
+    ) -> FailedVerification:
+        """Count a wrong e-mail for ``order_id`` in ``conversation_id``; the ``max_failures``-th within
+        :data:`VERIFICATION_FAILURE_WINDOW_MINUTES` locks the order for the conversation (as
+        :meth:`lock_verification`). Kept in the database, not in a conversation slot, so that ``/restart``
+        or a new session cannot reset the count. Failures older than the window, of every conversation,
+        are deleted on the way. A malformed order number counts nothing."""
+        number = normalize_order_id(order_id)
+        if number is None:
+            return FailedVerification(0, None)
+        conversation = str(conversation_id)[:255]
+        now = self._now()
+        with self._transaction() as session:
+            session.execute(
+                delete(VerificationFailure).where(
+                    VerificationFailure.failed_at <= now - self.verification_failure_window
+                )
+            )
+            session.add(VerificationFailure(conversation_id=conversation, order_number=number, failed_at=now))
+            session.flush()
+            failures = session.execute(
+                select(func.count(VerificationFailure.id)).where(
+                    VerificationFailure.conversation_id == conversation,
+                    VerificationFailure.order_number == number,
+                )
+            ).scalar_one()
+            until = self._lock(session, conversation, number, now) if failures >= max_failures else None
+        return FailedVerification(failures, _aware(until))
+
+    def clear_failed_verifications(self, conversation_id: str, order_id: str) -> None:
+        """Forget the wrong e-mails ``conversation_id`` gave for ``order_id`` (it has just verified it)."""
+        number = normalize_order_id(order_id)
+        if number is None:
+            return
+        with self._transaction() as session:
+            session.execute(
+                delete(VerificationFailure).where(
+                    VerificationFailure.conversation_id == str(conversation_id)[:255],
+                    VerificationFailure.order_number == number,
+                )
+            )
 
     # ------------------------------------------------------------------------------------ feedback
     def record_feedback(self, sender_id: str, text: str, rating: int | None = None) -> int:

@@ -254,7 +254,8 @@ class CatalogMatcher:
     def extract(self, text: str) -> list[dict[str, Any]]:
         """Entities of ``text`` (only its first ``max_chars`` characters are read), non-overlapping,
         sorted by start. Each is ``{"entity", "start", "end", "value", "confidence"}`` plus ``role`` and
-        ``currency`` for prices."""
+        ``currency`` for prices, and ``role`` ``excluded`` for a brand or colour the shopper rules out
+        ("not Marlow": :func:`patterns.mark_excluded`)."""
         if not isinstance(text, str) or not text.strip():
             return []
         text = text[: self.max_chars]
@@ -266,7 +267,7 @@ class CatalogMatcher:
         candidates += patterns.extract_prices(text)
         candidates += self._catalog_candidates(doc, edits)
         candidates += self._size_candidates(doc)
-        chosen = self._resolve(candidates)
+        chosen = patterns.mark_excluded(text, self._resolve(candidates))
         if len(self._nlp.vocab) > MAX_VOCAB_LEXEMES:
             self._build()
         return [c for c in chosen if c["entity"] in self.entity_types]

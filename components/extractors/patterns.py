@@ -4,6 +4,11 @@ Each function returns candidate entities as plain dicts with character offsets i
 Order numbers are canonicalised with :func:`shop.normalize_order_id`, e-mails with
 :func:`shop.vocabulary.normalize_email`; prices carry ``role`` ``min``/``max`` when the shopper gave a
 bound, and ``currency`` (ISO code, or None when not stated).
+
+:func:`mark_excluded` gives a brand or colour that the shopper rules out ("any brand except Marlow",
+"not black", "anything but Marlow or Northwind") the role ``excluded``: Rasa then does not fill the
+`brand` / `color` slot from it (a slot mapping without a role takes only entities without one), and the
+search actions read it as a filter that leaves the value out.
 """
 
 from __future__ import annotations
@@ -225,3 +230,51 @@ def _price(match: re.Match, value: str, currency: Optional[str], role: Optional[
 
 def _candidate(entity: str, start: int, end: int, value: str, confidence: float = 1.0) -> Candidate:
     return {"entity": entity, "start": start, "end": end, "value": value, "confidence": confidence}
+
+
+# ---------------------------------------------------------------------------------------------- negation
+#: Entity types a shopper can rule out, and the role such an entity gets.
+EXCLUDABLE_ENTITIES = frozenset({"brand", "color"})
+EXCLUDED_ROLE = "excluded"
+_FILTER_NOUN = r"(?:brands?|labels?|makes?|makers?|colou?rs?|shades?)"
+#: What may stand between a negation and the value it rules out ("not by Marlow", "except for the black").
+_NEGATED_FILLER = (
+    r"(?:(?:for|from|by|in|the|a|an|any|anything|made\s+by|ones?|stuff|products?|items?"
+    r"|looking\s+for|interested\s+in|a\s+fan\s+of)\s+){0,2}"
+)
+#: A negation right before a brand or colour (the text up to the entity must end with it): "except",
+#: "excluding", "apart from", "other than", "besides", "without", "not", "no", "neither", "anything but",
+#: "any brand but", "but not", "don't want", "rather not", "avoid". A bare "but" is no negation ("a jacket,
+#: but in black"); nor is a "no" or "not" separated by punctuation ("no, black please").
+NEGATION_BEFORE_RE = re.compile(
+    r"\b(?:except(?:\s+for)?|excluding|exclude|apart\s+from|other\s+than|besides|without|not|no|never|neither"
+    rf"|nothing\s+(?:from|by|in)|anything\s+but|(?:any|every|all)(?:\s+(?:other\s+)?{_FILTER_NOUN})?\s+but"
+    rf"|other\s+{_FILTER_NOUN}\s+than|but\s+not|(?:do\s*n[o']?t|dont|do\s+not)\s+(?:want|like|need)"
+    rf"|rather\s+not|avoid(?:ing)?)\s+{_NEGATED_FILLER}$",
+    re.IGNORECASE,
+)
+#: What joins two ruled-out values of one list ("except Marlow and Northwind", "neither black nor navy").
+_LIST_JOIN_RE = re.compile(r"^\s*(?:,|/|&|\band\b|\bor\b|\bnor\b)?\s*(?:,\s*)?$", re.IGNORECASE)
+
+
+def mark_excluded(text: str, candidates: list[Candidate]) -> list[Candidate]:
+    """Give the brands and colours the shopper rules out the role ``excluded``, in place, and return
+    ``candidates`` (sorted by start). A value is ruled out by a negation right before it, or by joining a
+    list whose previous value of the same type was ruled out ("except Marlow or Northwind")."""
+    previous: dict[str, Candidate] = {}
+    for candidate in candidates:
+        kind = candidate["entity"]
+        if kind not in EXCLUDABLE_ENTITIES or candidate.get("role"):
+            previous[kind] = candidate
+            continue
+        before = text[max(0, candidate["start"] - 60) : candidate["start"]]
+        earlier = previous.get(kind)
+        joined = (
+            earlier is not None
+            and earlier.get("role") == EXCLUDED_ROLE
+            and _LIST_JOIN_RE.match(text[earlier["end"] : candidate["start"]])
+        )
+        if NEGATION_BEFORE_RE.search(before) or joined:
+            candidate["role"] = EXCLUDED_ROLE
+        previous[kind] = candidate
+    return candidates

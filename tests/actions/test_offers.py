@@ -7,6 +7,7 @@ from typing import Any, Dict, List, Optional
 import pytest
 from rasa_sdk import Tracker
 
+from actions.feedback import ActionOfferCsat
 from actions.offers import OFFERS_BY_RESPONSE, PENDING_SEARCH, pending_offer
 from actions.orders import ActionHandleConfirmation
 from actions.products import ActionProductInfo, ActionSearchProducts
@@ -89,7 +90,8 @@ def test_every_offer_by_response_is_a_domain_response_that_offers_something(doma
 
 def test_the_offer_is_the_last_message_of_the_bot_s_turn(domain):
     # "Shall I search for something?" came before the shopper's previous message: not answered now
-    history = [bot("utter_place_order"), user("thanks", "thank"), bot("utter_welcome")]
+    history = [bot("utter_place_order"), user("how long does delivery take?", "delivery_time"),
+               bot("utter_delivery_time")]
     messages, events = confirm(answer(history, "affirm"), domain)
     assert responses(messages) == ["utter_ok"]
     assert followups(events) == []
@@ -166,3 +168,60 @@ def test_yes_to_try_again_without_the_brand_lists_products(shop_db, domain):
     messages, _ = run_action(ActionSearchProducts(), again, domain)
     assert responses(messages) == ["utter_search_results"]
     assert "Lumen" not in messages[0]["what"]
+
+
+# ------------------------------------------------------------------------- "Anything else?" (issue 15)
+
+
+def thanks(history: List[Dict[str, Any]], slots: Optional[Dict[str, Any]] = None) -> Tracker:
+    """The tracker when the shopper answers "no thanks", read as `thank`, after ``history``."""
+    events = [*history, action("action_listen"), user("no thanks", "thank")]
+    latest = {"text": "no thanks", "intent": {"name": "thank", "confidence": 0.9}, "entities": []}
+    return Tracker("shopper", dict(slots or {}), latest, events, False, None, {}, "action_listen")
+
+
+@pytest.mark.parametrize("question", ["utter_ask_anything_else", "utter_welcome"])
+def test_no_to_anything_else_says_goodbye(domain, question):
+    # Issue 15: "no" after "Is there anything else I can help you with?" got "Okay! Let me know what you'd
+    # like to do next."
+    history = [user("how do I place an order?", "place_order"), bot("utter_place_order"),
+               action("action_listen"), user("no", "deny"), bot(question)]
+    messages, events = confirm(answer(history, "deny"), domain)
+    assert responses(messages) == ["utter_goodbye"]
+    assert followups(events) == []
+
+
+def test_no_to_anything_else_after_a_finished_task_asks_for_the_rating(domain):
+    history = [user("no", "deny"), bot("utter_ask_anything_else")]
+    messages, events = confirm(answer(history, "deny", {"task_completed": True}), domain)
+    assert responses(messages) == ["utter_ask_csat"]
+    assert slot_events(events) == {"csat_asked": True}
+
+
+def test_no_to_anything_else_once_rated_only_says_goodbye(domain):
+    history = [user("no", "deny"), bot("utter_ask_anything_else")]
+    slots = {"task_completed": True, "csat_asked": True}
+    messages, _ = confirm(answer(history, "deny", slots), domain)
+    assert responses(messages) == ["utter_goodbye"]
+
+
+def test_yes_to_anything_else_asks_what_else(domain):
+    history = [user("no", "deny"), bot("utter_ask_anything_else")]
+    messages, events = confirm(answer(history, "affirm"), domain)
+    assert responses(messages) == ["utter_what_else"]
+    assert followups(events) == []
+
+
+def test_no_thanks_to_anything_else_read_as_thanks_ends_the_chat(domain):
+    # "You're welcome! Anything else I can do?" would ask the question the shopper just answered again
+    history = [user("no", "deny"), bot("utter_ask_anything_else")]
+    messages, _ = run_action(ActionOfferCsat(), thanks(history), domain)
+    assert responses(messages) == ["utter_goodbye"]
+    messages, events = run_action(ActionOfferCsat(), thanks(history, {"task_completed": True}), domain)
+    assert responses(messages) == ["utter_ask_csat"]
+
+
+def test_thanks_without_a_question_still_get_you_are_welcome(domain):
+    history = [user("show me red hoodies", "search_product"), bot("utter_search_results")]
+    messages, _ = run_action(ActionOfferCsat(), thanks(history), domain)
+    assert responses(messages) == ["utter_welcome"]

@@ -134,6 +134,36 @@ def test_after_three_wrong_emails_the_order_stays_locked_whatever_the_request(fr
     assert said == ["utter_order_locked"] and events["order_verified"] is False
 
 
+def test_restart_does_not_reset_the_count_of_wrong_emails(fresh_db, domain):
+    # Issue 15: the count was the `email_attempts` slot, which /restart (or a new session) resets: two
+    # wrong e-mails, /restart, two more, ... never locked. The slot value no longer matters.
+    for attempt in (1, 2):
+        said, events = validate(domain, slots={"order_id": "SA-100006", "order_task": "status",
+                                               "email_attempts": 0.0},
+                                new_slots={"email": ALEX}, requested_slot="email", sender_id="restarter")
+        assert said == ["utter_email_mismatch"] and events["email_attempts"] == attempt
+    said, events = validate(domain, slots={"order_id": "SA-100006", "order_task": "status",
+                                           "email_attempts": 0.0},
+                            new_slots={"email": ALEX}, requested_slot="email", sender_id="restarter")
+    assert said == ["utter_too_many_attempts"]
+    assert events["requested_slot"] is None and events["order_verified"] is False
+    both = {"order_id": "SA-100006", "email": SAM}
+    said, _ = validate(domain, slots={"order_task": "status"}, new_slots=both, sender_id="restarter")
+    assert said == ["utter_order_locked"]
+
+
+def test_a_verified_order_starts_the_count_again(fresh_db, domain):
+    wrong = {"slots": {"order_id": "SA-100006", "order_task": "status"}, "new_slots": {"email": ALEX},
+             "requested_slot": "email", "sender_id": "forgetful"}
+    validate(domain, **wrong)
+    validate(domain, **wrong)
+    said, events = validate(domain, slots={"order_id": "SA-100006", "order_task": "status"},
+                            new_slots={"email": SAM}, requested_slot="email", sender_id="forgetful")
+    assert events["order_verified"] is True
+    said, events = validate(domain, **wrong)
+    assert said == ["utter_email_mismatch"] and events["email_attempts"] == 1
+
+
 def test_the_lockout_is_per_conversation_and_ends_after_the_cool_down(fresh_db, domain):
     _three_wrong_emails(domain, "shopper-1")
     both = {"order_id": "SA-100006", "email": SAM}
@@ -488,3 +518,48 @@ def test_return_of_an_order_not_yet_delivered_is_refused(fresh_db, domain):
     messages, _ = handle(domain, verified("SA-100001", "return"))
     assert responses(messages) == ["utter_return_not_possible"]
     assert "delivered" in messages[0]["reason"]
+
+
+# Issue 15: a refund asked for a cancelled order went to the return task ("can't be returned: it has been
+# cancelled or returned already") instead of the refund the cancellation created.
+def _refund_request(order_id: str, email: str = ALEX):
+    tracker = make_tracker(slots=verified(order_id, "return", email=email), text=email)
+    tracker.events = [
+        {"event": "user", "text": f"I want my money back for {order_id}",
+         "parse_data": {"intent": {"name": "request_refund"}}},
+        {"event": "action", "name": "order_form"},
+        {"event": "action", "name": "action_listen"},
+        *tracker.events,
+    ]
+    return tracker
+
+
+def test_a_refund_request_for_a_cancelled_order_shows_the_cancellation_refund(fresh_db, domain):
+    svc = ShopService(fresh_db)
+    refund = svc.cancel_order("SA-100003", ALEX).refund
+    messages, events = run_action(ActionHandleOrderRequest(), _refund_request("SA-100003"), domain)
+    assert responses(messages) == ["utter_refund_status"]
+    assert "cancellation of SA-100003" in messages[0]["refunds"]
+    assert refund.expected_by.strftime("%A, %d %B %Y") in messages[0]["refunds"]
+    assert slot_events(events)["task_completed"] is True
+    assert svc.refund_status("SA-100003", ALEX) == [refund]  # nothing new was created
+
+
+def test_a_refund_request_for_a_returned_order_shows_its_refunds(shop_db, domain):
+    messages, _ = run_action(ActionHandleOrderRequest(), _refund_request("SA-100005"), domain)
+    assert responses(messages)[0] == "utter_refund_status"
+    assert "RMA-100005-1" in messages[0]["refunds"]
+
+
+def test_a_refund_request_for_an_order_cancelled_before_payment_says_nothing_was_charged(fresh_db, domain):
+    ShopService(fresh_db).cancel_order("SA-100006", SAM)
+    messages, _ = run_action(ActionHandleOrderRequest(), _refund_request("SA-100006", SAM), domain)
+    assert responses(messages) == ["utter_no_refund_unpaid"]
+
+
+def test_a_return_request_for_a_cancelled_order_is_still_refused(fresh_db, domain):
+    ShopService(fresh_db).cancel_order("SA-100003", ALEX)
+    tracker = _refund_request("SA-100003")
+    tracker.events[0]["parse_data"]["intent"]["name"] = "return_item"
+    messages, _ = run_action(ActionHandleOrderRequest(), tracker, domain)
+    assert responses(messages) == ["utter_return_not_possible"]

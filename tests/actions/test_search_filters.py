@@ -181,3 +181,43 @@ def test_describe_filters() -> None:
                                max_price="100")
     assert describe_filters(everything, money) == "black leather bags by Marlow in size M under $100.00"
     assert describe_filters(SearchFilters(), money) == "products"
+
+
+# ------------------------------------------------------------ ruled-out brand / colour (issue 15)
+def test_an_exclusion_replaces_the_wanted_value_and_the_other_way_round() -> None:
+    marlow_bags = SearchFilters(category="bags", brand="Marlow")
+    assert marlow_bags.updated({"exclude_brand": "Marlow"}) == SearchFilters(category="bags",
+                                                                            exclude_brand="Marlow")
+    not_marlow = SearchFilters(category="bags", exclude_brand="Marlow")
+    assert not_marlow.updated({"brand": "Northwind"}) == SearchFilters(category="bags", brand="Northwind")
+    # "any brand" lets go of the exclusion; "any brand except Marlow" keeps the new one
+    assert not_marlow.updated({}, {"brand"}) == SearchFilters(category="bags")
+    assert marlow_bags.updated({"exclude_brand": "Marlow"}, {"brand"}).exclude_brand == "Marlow"
+    assert BLACK_JACKETS.updated({"exclude_color": "black"}, {"color"}) == SearchFilters(
+        category="jackets", max_price="100", exclude_color="black")
+    # other filters are kept
+    assert BLACK_JACKETS.updated({"exclude_brand": "Marlow"}).color == "black"
+
+
+def test_exclusions_round_trip_through_the_slot() -> None:
+    filters = SearchFilters(category="bags", exclude_brand="Marlow", exclude_color="black")
+    assert SearchFilters.from_slot(filters.as_slot()) == filters
+    assert "exclude_brand" not in BLACK_JACKETS.as_slot()  # recorded only when there is one
+
+
+def test_a_ruled_out_value_refines_the_search() -> None:
+    named = {"exclude_brand": "Marlow"}
+    assert classify_turn("inform", "not Marlow", named, BLACK_JACKETS) is Turn.REFINE
+    assert classify_turn("nlu_fallback", "anything but Marlow", named, BLACK_JACKETS) is Turn.REFINE
+    assert classify_turn("search_product", "jackets, any brand except Marlow",
+                         {"category": "jackets", **named}, BLACK_JACKETS) is Turn.REFINE
+
+
+def test_the_answer_says_what_is_ruled_out() -> None:
+    not_marlow = SearchFilters(category="bags", exclude_brand="Marlow")
+    assert found_phrase(not_marlow, 7, 5, money) == (
+        "7 matching bags (not Marlow, any colour, any price), here are the top 5")
+    not_black = SearchFilters(category="jackets", exclude_color="black", max_price="100")
+    assert filter_summary(not_black, money) == "not black, under $100.00"
+    assert describe_filters(SearchFilters(category="bags", exclude_brand="Marlow", exclude_color="black"),
+                            money) == "bags not by Marlow not in black"

@@ -16,6 +16,7 @@ from actions.products import (
     ordinal_reference,
     search_history,
 )
+from actions.search_filters import SearchFilters
 from shop import ShopService
 from tests.actions.conftest import make_tracker, responses, run_action, slot_events
 
@@ -477,3 +478,81 @@ def test_a_search_the_form_asked_for_applies_the_whole_request_and_nothing_else(
     applied = {k: v for k, v in slot_events(events)["search_filters"].items() if v}
     assert applied == {"category": "bags", "material": "leather"}
     assert messages[0]["total"] == svc.search_products(category="bags", material="leather").total
+
+
+# ------------------------------------------------------------ "any brand except Marlow" (issue 15)
+def _excluded(kind: str, value: str) -> Dict[str, Any]:
+    """An entity the shopper rules out, as CatalogEntityExtractor gives it (it fills no slot)."""
+    return {"entity": kind, "value": value, "role": "excluded"}
+
+
+def test_any_brand_except_marlow_leaves_marlow_out_and_says_so(svc, domain):
+    # Before: read as brand=Marlow, the search listed Marlow bags only.
+    entities = [_entity("category", "bags"), _excluded("brand", "Marlow")]
+    tracker = make_tracker(slots={"category": "bags"}, text="show me bags, any brand except Marlow",
+                           intent="search_product", entities=entities)
+    tracker.latest_action_name = "product_search_form"
+    expected = svc.search_products(category="bags", exclude_brand="Marlow", limit=5)
+    assert expected.products
+    messages, events = run_action(ActionSearchProducts(), tracker, domain)
+    assert responses(messages) == ["utter_search_results"]
+    assert "(not Marlow, any colour, any price)" in messages[0]["found"]
+    assert "(Marlow)" not in messages[0]["results"]
+    assert messages[0]["results"] == "\n".join(
+        f"- {p.name} ({p.brand}), ${p.price:.2f}" for p in expected.products)
+    slots = slot_events(events)
+    assert slots["search_filters"]["exclude_brand"] == "Marlow" and slots["search_filters"]["brand"] is None
+    assert "exclude_brand" not in slots and slots.get("brand") is None  # no slot of its own
+
+
+def test_not_marlow_after_marlow_bags_refines_the_search(svc, domain):
+    marlow = SearchFilters(category="bags", brand="Marlow").as_slot()
+    tracker = conversation(
+        [
+            {"text": "Marlow bags", "intent": "search_product",
+             "entities": [_entity("brand", "Marlow"), _entity("category", "bags")], "search": True},
+            {"text": "not Marlow", "intent": "inform", "entities": [_excluded("brand", "Marlow")]},
+        ],
+        {"category": "bags", "brand": "Marlow", "search_filters": marlow},
+    )
+    messages, events = run_action(ActionSearchProducts(), tracker, domain)
+    assert responses(messages) == ["utter_search_results"]
+    assert "not Marlow" in messages[0]["found"] and "(Marlow)" not in messages[0]["results"]
+    slots = slot_events(events)
+    assert slots["brand"] is None
+    assert slots["search_filters"] == {**marlow, "brand": None, "exclude_brand": "Marlow"}
+
+
+def test_any_colour_but_black_after_black_jackets(svc, domain):
+    black = SearchFilters(category="jackets", color="black").as_slot()
+    tracker = conversation(
+        [
+            {"text": "black jackets", "intent": "search_product",
+             "entities": [_entity("color", "black"), _entity("category", "jackets")], "search": True},
+            {"text": "any colour but black", "intent": "inform", "entities": [_excluded("color", "black")]},
+        ],
+        {"category": "jackets", "color": "black", "search_filters": black},
+    )
+    messages, events = run_action(ActionSearchProducts(), tracker, domain)
+    assert responses(messages) == ["utter_search_results"]
+    assert "(not black, any price)" in messages[0]["found"]
+    assert slot_events(events)["color"] is None
+    expected = svc.search_products(category="jackets", exclude_color="black", limit=5)
+    assert messages[0]["results"].count("\n") + 1 == len(expected.products)
+
+
+def test_not_marlow_read_as_a_no_right_after_a_search_still_refines_it(svc, domain):
+    from actions.orders import ActionHandleConfirmation
+
+    marlow = SearchFilters(category="bags", brand="Marlow").as_slot()
+    tracker = conversation(
+        [
+            {"text": "Marlow bags", "intent": "search_product",
+             "entities": [_entity("brand", "Marlow"), _entity("category", "bags")], "search": True},
+            {"text": "no, not Marlow", "intent": "deny", "entities": [_excluded("brand", "Marlow")]},
+        ],
+        {"category": "bags", "brand": "Marlow", "search_filters": marlow},
+    )
+    messages, events = run_action(ActionHandleConfirmation(), tracker, domain)
+    assert responses(messages) == ["utter_search_results"]  # not "Okay! Let me know ..."
+    assert slot_events(events)["search_filters"]["exclude_brand"] == "Marlow"

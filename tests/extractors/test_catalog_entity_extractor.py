@@ -143,3 +143,29 @@ def test_invalid_config_is_rejected(storage, context):
         CatalogEntityExtractor.create({"on_overlap": "whatever"}, storage, Resource("x"), context)
     with pytest.raises(ValueError):
         CatalogEntityExtractor.create({"entity_types": ["planet"]}, storage, Resource("x"), context)
+
+
+def test_a_ruled_out_brand_fills_no_slot(shop_db_url, storage, context):
+    """The `excluded` role reaches Rasa, and the domain's brand slot (a mapping without a role) is not
+    filled from it: "any brand except Marlow" no longer searches Marlow."""
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import UserUttered
+    from rasa.shared.core.slot_mappings import SlotMapping
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    from tests.actions.conftest import REPO_ROOT
+
+    component = _trained(storage, context, Resource("catalog_extractor"), db_url=shop_db_url)
+    entities = _entities(component, "jackets, any brand except Marlow")
+    brand = next(e for e in entities if e["entity"] == "brand")
+    assert brand["value"] == "Marlow" and brand["role"] == "excluded"
+
+    domain = Domain.load(str(REPO_ROOT / "domain.yml"))
+    roles = domain.entity_properties.roles
+    assert "excluded" in roles.get("brand", []) and "excluded" in roles.get("color", [])
+    tracker = DialogueStateTracker.from_events("s", [UserUttered("x", {"name": "inform"}, entities)],
+                                               slots=domain.slots)
+    brand_mappings = next(s for s in domain.slots if s.name == "brand").mappings
+    assert not any(SlotMapping.entity_is_desired(m, tracker) for m in brand_mappings)
+    category_mappings = next(s for s in domain.slots if s.name == "category").mappings
+    assert any(SlotMapping.entity_is_desired(m, tracker) for m in category_mappings)

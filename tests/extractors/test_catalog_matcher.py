@@ -269,3 +269,39 @@ def test_helpers():
     index = TypoIndex(["northwind", "trailpeak", "kestrel"])
     assert index.lookup("northwnd") == ("northwind", 1)
     assert index.lookup("abc") is None
+
+
+# Issue 15: "any brand except Marlow" was read as brand=Marlow.
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("any brand except Marlow", [("brand", "Marlow", "excluded")]),
+        ("not Marlow", [("brand", "Marlow", "excluded")]),
+        ("anything but Marlow", [("brand", "Marlow", "excluded")]),
+        ("jackets not by Marlow", [("category", "jackets", None), ("brand", "Marlow", "excluded")]),
+        ("hoodies, nothing from Marlow", [("category", "hoodies", None), ("brand", "Marlow", "excluded")]),
+        ("I'm not looking for Marlow", [("brand", "Marlow", "excluded")]),
+        ("any colour but black", [("color", "black", "excluded")]),
+        ("I don't want black", [("color", "black", "excluded")]),
+        ("Marlow bags, not black",
+         [("brand", "Marlow", None), ("category", "bags", None), ("color", "black", "excluded")]),
+        ("except Marlow and Northwind",
+         [("brand", "Marlow", "excluded"), ("brand", "Northwind", "excluded")]),
+        ("neither black nor navy please", [("color", "black", "excluded"), ("color", "navy", "excluded")]),
+        # no negation of the value itself
+        ("not Marlow but Northwind", [("brand", "Marlow", "excluded"), ("brand", "Northwind", None)]),
+        ("a jacket but in black", [("category", "jackets", None), ("color", "black", None)]),
+        ("no, black please", [("color", "black", None)]),
+        ("not sure, maybe black", [("color", "black", None)]),
+        ("black jackets by Marlow", [("color", "black", None), ("category", "jackets", None),
+                                     ("brand", "Marlow", None)]),
+    ],
+)
+def test_a_ruled_out_brand_or_colour_has_the_excluded_role(matcher, text, expected):
+    found = [(e["entity"], e["value"], e.get("role")) for e in matcher.extract(text)]
+    assert found == expected
+
+
+def test_only_brands_and_colours_are_ruled_out(matcher):
+    found = {e["entity"]: e.get("role") for e in matcher.extract("not in size M, no more than $80")}
+    assert found == {"size": None, "price": "max"}

@@ -15,7 +15,7 @@ from shop import ShopService, Verification
 from shop.db import dispose_engine, get_engine, session_factory
 from shop.erasure import ERASED_ADDRESS, ERASED_NAME, OpenOrdersError, erased_email
 from shop.handoff_models import HandoffTicket
-from shop.models import Customer, Feedback, Order, Return, VerificationLock
+from shop.models import Customer, Feedback, Order, Return, VerificationFailure, VerificationLock
 from shop.seed import seed_database
 from shopassist.analytics_sink import create_analytics_schema, event_row, store_rows
 from shopassist.cli import main as cli_main
@@ -54,6 +54,8 @@ def _shop(url: str) -> None:
     service.record_feedback("conv-sam", "fine", 4)
     service.lock_verification("conv-sam", "SA-100001")
     service.lock_verification("conv-alex", "SA-100006")
+    service.record_failed_verification("conv-sam", "SA-100006", max_failures=3)
+    service.record_failed_verification("conv-alex", "SA-100001", max_failures=3)
     now = datetime(2026, 11, 20, 11)
     with session_factory(get_engine(url))() as session, session.begin():
         alex = session.execute(sa.select(Customer).where(Customer.email == ALEX)).scalar_one()
@@ -120,6 +122,7 @@ def _shop_state(url: str) -> Dict[str, object]:
             "reasons": sorted(session.execute(sa.select(Return.reason)).scalars()),
             "notes": sorted(note or "" for note in session.execute(sa.select(Return.reason_note)).scalars()),
             "locks": sorted(session.execute(sa.select(VerificationLock.conversation_id)).scalars()),
+            "failures": sorted(session.execute(sa.select(VerificationFailure.conversation_id)).scalars()),
         }
 
 
@@ -178,6 +181,7 @@ def test_erase_one_conversation(stores) -> None:
     assert state["feedback"] == [s for s in feedback_before if s != "conv-sam"]
     assert "conv-alex" in state["feedback"]
     assert state["locks"] == ["conv-alex"]  # identity-check locks of the conversation are gone
+    assert state["failures"] == ["conv-alex"]  # and its wrong e-mails
     assert SAM in state["customers"]  # a conversation erase leaves the customer record alone
 
 

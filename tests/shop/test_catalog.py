@@ -204,3 +204,37 @@ def test_popular_products(shared_svc: ShopService) -> None:
     dresses = shared_svc.popular_products(category="dress", limit=3)
     assert len(dresses) == 3 and {p.category for p in dresses} == {"dresses"}
     assert shared_svc.popular_products(category="spaceships") == []
+
+
+# Issue 15: "any brand except Marlow" searched Marlow; the data layer now takes exclusions.
+def test_exclude_brand_leaves_out_only_that_brand(shared_svc: ShopService, catalog: dict[str, Row]) -> None:
+    every_bag = expected(catalog, category="bags")
+    marlow = expected(catalog, category="bags", brand="Marlow")
+    assert marlow and every_bag - marlow
+    assert all_skus(shared_svc, category="bags", exclude_brand="marlow") == every_bag - marlow
+
+
+def test_exclude_color_keeps_products_that_come_in_another_colour(
+    shared_svc: ShopService, catalog: dict[str, Row]
+) -> None:
+    want = {
+        sku for sku in expected(catalog, category="jackets")
+        if any(c != "black" and st > 0 for c, _, st in catalog[sku].variants)
+    }
+    only_black = expected(catalog, category="jackets") - want
+    assert want
+    assert all_skus(shared_svc, category="jackets", exclude_color="Black") == want
+    assert not only_black & all_skus(shared_svc, category="jackets", exclude_color="black")
+    # a wanted colour and an excluded one together, and an unknown colour that excludes nothing
+    assert all_skus(shared_svc, category="jackets", color="navy", exclude_color="black") == expected(
+        catalog, category="jackets", color="navy")
+    every_jacket = expected(catalog, category="jackets")
+    assert all_skus(shared_svc, category="jackets", exclude_color="plaid") == every_jacket
+
+
+def test_text_search_takes_the_exclusions_too(shared_svc: ShopService) -> None:
+    found = shared_svc.search_products(text="bag", category="bags", limit=50, exclude_brand="Marlow")
+    assert found.total > 0
+    assert all(p.brand != "Marlow" for p in found.products)
+    found = shared_svc.search_products(text="jacket", category="jackets", limit=50, exclude_color="black")
+    assert found.products and all(set(p.colors) - {"black"} for p in found.products)

@@ -331,6 +331,43 @@ def test_lockout_length_is_configurable(
     assert svc.verification_locked_until("conv-1", "SA-100006") == relocked
 
 
+# Issue 15: the wrong e-mails were counted in a slot, which /restart resets; the shop counts them now.
+def test_wrong_emails_are_counted_per_conversation_and_order_and_lock_at_the_limit(
+    db_url: str, seed_now: datetime
+) -> None:
+    svc = ShopService(db_url, clock=lambda: seed_now)
+    first = svc.record_failed_verification("conv-1", "SA-100006", max_failures=3)
+    assert (first.failures, first.locked_until) == (1, None)
+    # a restarted action server (a new service) or a restarted conversation keeps counting
+    again = ShopService(db_url, clock=lambda: seed_now + timedelta(minutes=2))
+    assert again.record_failed_verification("conv-1", "#100006", max_failures=3).failures == 2
+    assert again.record_failed_verification("conv-2", "SA-100006", max_failures=3).failures == 1
+    assert again.record_failed_verification("conv-1", "SA-100001", max_failures=3).failures == 1
+    third = again.record_failed_verification("conv-1", "sa100006", max_failures=3)
+    assert third.failures == 3
+    assert third.locked_until == seed_now + timedelta(minutes=2 + 15)  # the 15-minute lockout
+    assert again.verification_locked_until("conv-1", "SA-100006") == third.locked_until
+    assert again.verification_locked_until("conv-2", "SA-100006") is None
+    # the lock clears the count: after the cool-down the conversation has three tries again
+    later = ShopService(db_url, clock=lambda: seed_now + timedelta(minutes=18))
+    assert later.verification_locked_until("conv-1", "SA-100006") is None
+    assert later.record_failed_verification("conv-1", "SA-100006", max_failures=3).failures == 1
+    assert later.record_failed_verification("conv-1", "not an order", max_failures=3).failures == 0
+
+
+def test_a_verified_order_or_an_hour_clears_the_wrong_emails(db_url: str, seed_now: datetime) -> None:
+    svc = ShopService(db_url, clock=lambda: seed_now)
+    svc.record_failed_verification("conv-1", "SA-100006", max_failures=3)
+    svc.record_failed_verification("conv-1", "SA-100006", max_failures=3)
+    svc.clear_failed_verifications("conv-1", "SA-100006")
+    assert svc.record_failed_verification("conv-1", "SA-100006", max_failures=3).failures == 1
+    hour_later = ShopService(db_url, clock=lambda: seed_now + timedelta(minutes=61))
+    assert hour_later.record_failed_verification("conv-1", "SA-100006", max_failures=3).failures == 1
+    short = ShopService(db_url, clock=lambda: seed_now + timedelta(minutes=62),
+                        verification_failure_window_minutes=0)
+    assert short.record_failed_verification("conv-1", "SA-100006", max_failures=3).failures == 1
+
+
 # -------------------------------------------------------------------------------- feedback
 def test_record_feedback(svc: ShopService, db_url: str) -> None:
     before = count(db_url, Feedback)

@@ -31,3 +31,18 @@ def test_create_schema_adds_the_return_note_to_an_old_database(tmp_path: Path) -
     assert outcome.created
     create_schema(engine)  # a second run changes nothing
     dispose_engine(url)
+
+
+def test_create_schema_adds_the_failed_verifications_table_to_an_old_database(tmp_path: Path) -> None:
+    url = sqlite_url(tmp_path / "old.db")
+    seed_database(url)
+    engine = get_engine(url)
+    with engine.begin() as conn:  # a database seeded before wrong e-mails were counted in the shop
+        conn.execute(text("DROP TABLE verification_failures"))
+    assert "verification_failures" not in inspect(engine).get_table_names()
+
+    create_schema(engine)
+
+    assert "verification_failures" in inspect(engine).get_table_names()
+    assert ShopService(url).record_failed_verification("conv-1", "SA-100001", max_failures=3).failures == 1
+    dispose_engine(url)

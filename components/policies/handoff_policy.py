@@ -319,6 +319,11 @@ def user_turns_since_last_handoff(
         elif isinstance(event, BotUttered):
             if event.text:
                 bot_texts.append(event.text)
+            # a response a custom action sent (action_answer_from_knowledge's utter_default) counts like
+            # the same response run as an action: Rasa names it in the message's metadata
+            response = (event.metadata or {}).get("utter_action")
+            if isinstance(response, str) and response:
+                bot_actions.append(response)
         elif isinstance(event, ActionExecuted):
             name = event.action_name
             if name == handoff_action:

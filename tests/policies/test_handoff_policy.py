@@ -233,6 +233,22 @@ def test_consecutive_nlu_fallbacks_fire(tmp_path: Path, domain: Domain) -> None:
     assert reason(make_policy(tmp_path, fallback_turns=4), conversation(domain, steps)) is None
 
 
+def test_utter_default_sent_by_a_custom_action_counts_as_a_fallback(tmp_path: Path, domain: Domain) -> None:
+    """action_answer_from_knowledge sends utter_default when no help page fits: the turn failed as much as
+    one answered by the utter_default action (Rasa names the response in the message's metadata)."""
+    rephrase = BotUttered("Sorry, I didn't quite get that.", metadata={"utter_action": "utter_default"})
+    page = BotUttered("From our help pages: ...", metadata={"utter_action": "utter_knowledge_answer"})
+
+    def steps(reply: BotUttered) -> list:
+        return [
+            user("out_of_scope", 0.9), "action_answer_from_knowledge", reply,
+            user("inform", 0.9), "action_answer_from_knowledge", reply,
+            user("nlu_fallback", 0.4),
+        ]
+    assert reason(make_policy(tmp_path), conversation(domain, steps(rephrase))) == REPEATED_FALLBACK
+    assert reason(make_policy(tmp_path), conversation(domain, steps(page))) is None
+
+
 def test_one_good_turn_among_four_does_not_reset_the_fallback_count(tmp_path: Path, domain: Domain) -> None:
     """3 failed of the last 4: a "hello?" the bot understood after misunderstandings keeps counting."""
     steps = [

@@ -140,6 +140,18 @@ def close_conversation(dispatcher: CollectingDispatcher, tracker: Tracker) -> Li
     return []
 
 
+#: Farewell words: "thanks, bye" is read as thanks (the first words weigh most) but ends the chat.
+_GOODBYE = re.compile(
+    r"\b(bye+|goodbye|good\s*bye|see\s+(you|ya)|cya|have\s+a\s+(good|nice)\s+(day|one|evening|weekend))\b",
+    re.IGNORECASE,
+)
+
+
+def says_goodbye(text: str) -> bool:
+    """True when a thank-you message also takes leave ("thanks, bye", "cheers, have a nice day")."""
+    return bool(_GOODBYE.search(text or ""))
+
+
 class ActionOfferCsat(Action):
     """On thanks or goodbye: the rating question once a task is done (once per conversation), else the
     usual reply. Thanks in answer to "Anything else?" ("no thanks") end the chat like a goodbye."""
@@ -150,7 +162,12 @@ class ActionOfferCsat(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[Dict[str, Any]]:
-        if latest_intent(tracker) == "goodbye" or pending_offer(tracker) == PENDING_ANYTHING_ELSE:
+        text = str((tracker.latest_message or {}).get("text") or "")
+        if (
+            latest_intent(tracker) == "goodbye"
+            or pending_offer(tracker) == PENDING_ANYTHING_ELSE
+            or says_goodbye(text)
+        ):
             return close_conversation(dispatcher, tracker)
         if csat_due(tracker):
             dispatcher.utter_message(response="utter_ask_csat")

@@ -205,3 +205,16 @@ def test_feedback_without_an_open_survey_carries_no_rating(fresh_db, domain):
     _, events = run_action(ActionRecordFeedback(), tracker, domain)
     assert events == []
     assert [(r.rating, r.text) for r in _feedback_rows(fresh_db)] == [(None, "5 stars, great shop")]
+
+
+@pytest.mark.parametrize("text", ["thanks, bye", "cheers, have a nice day!", "thank you, see you"])
+def test_thanks_that_take_leave_end_the_chat(domain, text):
+    """"thanks, bye" is read as thanks; it still says goodbye instead of asking "Anything else?"."""
+    messages, _ = run_action(ActionOfferCsat(), make_tracker(text=text, intent="thank"), domain)
+    assert "utter_welcome" not in responses(messages)
+    assert responses(messages)
+
+
+def test_plain_thanks_still_get_the_usual_reply(domain):
+    messages, _ = run_action(ActionOfferCsat(), make_tracker(text="thanks a lot", intent="thank"), domain)
+    assert responses(messages) == ["utter_welcome"]

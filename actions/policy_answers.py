@@ -57,10 +57,10 @@ THRESHOLD_ENV = "SHOP_POLICY_KNOWLEDGE_THRESHOLD"
 #: threshold (shop.knowledge.DEFAULT_THRESHOLD, chosen on bench/knowledge's tuning set with questions no page
 #: answers as negatives). Until 2026-12-05 it was a separate 0.4, on a scale without the sections' questions.
 DEFAULT_POLICY_THRESHOLD = KNOWLEDGE_THRESHOLD
-#: A help page answers a general question under a product or ordering intent (recommend_product,
-#: check_availability, search: "between S and M for a slim shirt, which one?") only when it fits this well:
-#: none of the team's own general-question examples of those intents reaches 0.65 (max 0.64), while 78 % of
-#: bench/knowledge's answerable questions do.
+#: A help page answers a general question under recommend_product ("between S and M for a slim shirt, which
+#: one?") only when it fits this well: none of the team's own general-question examples of the product intents
+#: (recommend_product, check_availability, search_product) reaches 0.65 (max 0.64), while 78 % of
+#: bench/knowledge's answerable questions do. Only recommend_product uses it so far.
 STRONG_PAGE_THRESHOLD = 0.65
 #: Passages searched per question.
 CANDIDATES = 3

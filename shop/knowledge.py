@@ -23,9 +23,10 @@ A section's text says what the shop does ("Returns are free within zone 1"), a s
 ("do I have to pay to send it back?"), and a 384-dimension sentence encoder matches a question to another
 question far better than to a statement. So each document may have ``questions/<stem>.yml`` beside it:
 section heading -> questions that section answers, written by the team in shoppers' voices. They are
-encoded once (cached like the passages); a passage's cosine is the best of its own text and its questions,
-and their words join its keyword text. Conversation designers add a question there when a shopper's
-wording found the wrong section; a heading that matches no section is reported in the log.
+encoded once (cached like the passages); a passage's cosine is the best of its own text and its questions
+(their words stay out of the keyword text, see :meth:`Passage.keyword_text`). Conversation designers
+add a question there when a shopper's wording found the wrong section; a heading that matches no section is
+reported in the log.
 
 Moving the index to PostgreSQL with pgvector
 --------------------------------------------

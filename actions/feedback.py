@@ -17,6 +17,7 @@ Survey flow (data/rules.yml):
   NLU did not understand), is added to the same record by ``action_record_csat_comment``; "no thanks",
   "bye" or "thanks" close the survey without a comment. Anything else is handled as usual.
 """
+
 from __future__ import annotations
 
 import logging

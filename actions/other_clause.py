@@ -19,6 +19,7 @@ When the message's intent starts the order form, the form asks for the order num
 the policy stays quiet (it never interrupts a form); the form's questions (actions/policy_answers.py) then
 answer a *question* left open with :func:`answer_open_question_clause` before asking.
 """
+
 from __future__ import annotations
 
 import logging
@@ -129,8 +130,11 @@ def _sent_this_turn(tracker: Tracker, dispatcher: CollectingDispatcher) -> Tuple
 def _other_texts(tracker: Tracker, clause: Mapping[str, Any]) -> List[str]:
     """The texts of the latest message's other clauses (the context of a clause that points back)."""
     clauses = (tracker.latest_message or {}).get(CLAUSES_KEY) or []
-    return [str(c.get("text") or "") for c in clauses
-            if isinstance(c, Mapping) and c.get("text") and c.get("text") != clause.get("text")]
+    return [
+        str(c.get("text") or "")
+        for c in clauses
+        if isinstance(c, Mapping) and c.get("text") and c.get("text") != clause.get("text")
+    ]
 
 
 def _question_answer(tracker: Tracker, clause: Mapping[str, Any]) -> Optional[Tuple[str, Any]]:
@@ -195,8 +199,11 @@ def _start_task(clause: Mapping[str, Any]) -> List[Dict[str, Any]]:
             events.append(SlotSet("order_id", order_id))
         return events + [FollowupAction("order_form")]
     if intent in PRODUCT_ACTIONS:
-        events = [SlotSet(slot, clause_entity(clause, slot)) for slot in PRODUCT_SLOTS
-                  if clause_entity(clause, slot)]
+        events = [
+            SlotSet(slot, clause_entity(clause, slot))
+            for slot in PRODUCT_SLOTS
+            if clause_entity(clause, slot)
+        ]
         return events + [FollowupAction(PRODUCT_ACTIONS[intent])]
     return []
 

@@ -23,6 +23,7 @@ The one seam into Rasa is ``rasa.core.channels.console.record_messages``, the co
 ``rasa.core.run.configure_app`` starts for the ``cmdline`` channel; :func:`install` replaces it. The
 messages still go through Rasa's REST channel of the same process, exactly as in ``rasa shell``.
 """
+
 from __future__ import annotations
 
 import asyncio

@@ -98,7 +98,8 @@ def agent_messages(events: Iterable[Event], after: Optional[float]) -> Dict[str,
     messages = [
         bot_message(event)
         for event in events
-        if isinstance(event, BotUttered) and event.timestamp > after
+        if isinstance(event, BotUttered)
+        and event.timestamp > after
         and CONSOLE_MARKER in (event.metadata or {})
     ]
     return {"messages": messages[-MAX_PUSHED_MESSAGES:], "cursor": cursor}
@@ -194,8 +195,9 @@ class WebChatInput(RestInput):
     # ------------------------------------------------------------------ routes
     def _page(self) -> str:
         template = Template((STATIC_DIR / "webchat.html").read_text(encoding="utf-8"))
-        return template.safe_substitute(title=html.escape(self.title),
-                                        max_message_length=str(self.max_message_length))
+        return template.safe_substitute(
+            title=html.escape(self.title), max_message_length=str(self.max_message_length)
+        )
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webchat = Blueprint(f"webchat_webhook_{type(self).__name__}", __name__)
@@ -222,8 +224,12 @@ class WebChatInput(RestInput):
             return chat_asset
 
         for asset, mime_type in ASSETS.items():
-            webchat.add_route(asset_handler(asset, mime_type), f"/{asset}", methods=["GET"],
-                              name=f"chat_asset_{asset.replace('.', '_')}")
+            webchat.add_route(
+                asset_handler(asset, mime_type),
+                f"/{asset}",
+                methods=["GET"],
+                name=f"chat_asset_{asset.replace('.', '_')}",
+            )
 
         @webchat.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
@@ -257,7 +263,9 @@ class WebChatInput(RestInput):
             except Exception:
                 logger.exception("webchat: reading the conversation failed")
                 return response.json({"error": "unavailable", "message": NOT_RECEIVED}, status=503)
-            return response.json(agent_messages(tracker.events if tracker else [], after),
-                                 headers={"Cache-Control": "no-store"})
+            return response.json(
+                agent_messages(tracker.events if tracker else [], after),
+                headers={"Cache-Control": "no-store"},
+            )
 
         return webchat

@@ -36,13 +36,32 @@ MIN_CLAUSE_WORDS = 3
 #: Clause intents that are never followed up: answers, small talk, and what other parts of the bot handle
 #: (a request for a person goes to HandoffPolicy; a complaint or feedback is no question to answer).
 DEFAULT_IGNORED_INTENTS: tuple[str, ...] = (
-    "greet", "goodbye", "thank", "affirm", "deny", "inform", "bot_challenge", "out_of_scope",
-    "other_language", "request_human", "nlu_fallback", "rate", "give_feedback", "complaint",
+    "greet",
+    "goodbye",
+    "thank",
+    "affirm",
+    "deny",
+    "inform",
+    "bot_challenge",
+    "out_of_scope",
+    "other_language",
+    "request_human",
+    "nlu_fallback",
+    "rate",
+    "give_feedback",
+    "complaint",
 )
 #: Message intents after whose answer no clause is followed up: the message was not understood as a whole, or
 #: it answers the bot (a yes or no is never a second request).
 DEFAULT_IGNORED_MESSAGE_INTENTS: tuple[str, ...] = (
-    "affirm", "deny", "inform", "nlu_fallback", "out_of_scope", "other_language", "rate", "request_human",
+    "affirm",
+    "deny",
+    "inform",
+    "nlu_fallback",
+    "out_of_scope",
+    "other_language",
+    "rate",
+    "request_human",
 )
 #: Intents that ask for the same thing: a clause of one of them counts as answered with the other.
 DEFAULT_EQUIVALENT_INTENTS: tuple[tuple[str, ...], ...] = (
@@ -119,7 +138,7 @@ def _soft_split(text: str, start: int, end: int) -> List[tuple[int, int]]:
     spans: List[tuple[int, int]] = []
     last = start
     for match in _SOFT_BOUNDARY.finditer(text, start, end):
-        if looks_like_request(text[match.end():end]) and looks_like_request(text[last:match.start()]):
+        if looks_like_request(text[match.end() : end]) and looks_like_request(text[last : match.start()]):
             spans.append((last, match.start()))
             last = match.end()
     spans.append((last, end))
@@ -135,7 +154,7 @@ def _trimmed(text: str, start: int, end: int) -> Optional[Clause]:
     conjunction = _LEADING_CONJUNCTION.match(piece)
     if conjunction and conjunction.end() < len(piece):
         start += conjunction.end()
-        piece = piece[conjunction.end():]
+        piece = piece[conjunction.end() :]
     if not piece:
         return None
     return Clause(piece, start, start + len(piece))

@@ -155,8 +155,10 @@ class OtherClausePolicy(ConfigOnlyPolicy):
     ) -> Resource:
         """Nothing to learn: checks the action and slot exist and stores the config."""
         if self.config["answer_action"] not in domain.action_names_or_texts:
-            logger.warning(f"{self.__class__.__name__}: '{self.config['answer_action']}' is not in the "
-                           f"domain; the policy will never predict it.")
+            logger.warning(
+                f"{self.__class__.__name__}: '{self.config['answer_action']}' is not in the "
+                f"domain; the policy will never predict it."
+            )
         self.persist()
         return self._resource
 
@@ -173,8 +175,11 @@ class OtherClausePolicy(ConfigOnlyPolicy):
         probabilities = self._default_predictions(domain)
         action, slot = self.config["answer_action"], self.config["clause_slot"]
         if action not in domain.action_names_or_texts or not any(s.name == slot for s in domain.slots):
-            self._warn_once("domain", f"{self.__class__.__name__}: '{action}' or slot '{slot}' is not in the "
-                                      f"domain; not predicting.")
+            self._warn_once(
+                "domain",
+                f"{self.__class__.__name__}: '{action}' or slot '{slot}' is not in the "
+                f"domain; not predicting.",
+            )
             return self._prediction(probabilities)
         clause = self.open_clause(tracker, domain)
         if clause is None:
@@ -200,8 +205,11 @@ class OtherClausePolicy(ConfigOnlyPolicy):
         if latest is None or tracker.active_loop_name or tracker.is_paused() or self._handoff_active(tracker):
             return None
         since = events[latest + 1 :]
-        actions = [e.action_name for e in since
-                   if isinstance(e, ActionExecuted) and e.action_name and e.action_name != ACTION_LISTEN_NAME]
+        actions = [
+            e.action_name
+            for e in since
+            if isinstance(e, ActionExecuted) and e.action_name and e.action_name != ACTION_LISTEN_NAME
+        ]
         if not actions or actions[-1] in domain.form_names:
             return None
         never = {self.config["answer_action"], *self.config["never_after_actions"]}

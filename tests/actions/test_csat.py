@@ -1,5 +1,6 @@
 """The end-of-chat survey: when it is asked, how ratings and comments are stored, and that the report
 reads them."""
+
 from __future__ import annotations
 
 import pytest
@@ -49,8 +50,13 @@ def test_the_rating_is_asked_once_a_task_is_done(domain, intent):
 
 
 @pytest.mark.parametrize(
-    "slots", [{}, {"task_completed": False}, {"task_completed": True, "csat_asked": True},
-              {"task_completed": True, "handoff_active": True}],
+    "slots",
+    [
+        {},
+        {"task_completed": False},
+        {"task_completed": True, "csat_asked": True},
+        {"task_completed": True, "handoff_active": True},
+    ],
     ids=["nothing-done", "not-done", "already-asked", "with-a-person"],
 )
 @pytest.mark.parametrize("intent, usual", [("thank", "utter_welcome"), ("goodbye", "utter_goodbye")])
@@ -72,9 +78,23 @@ def test_the_question_has_five_rating_buttons_and_a_text_fallback(domain):
 # ------------------------------------------------------------------------------------------ scores
 @pytest.mark.parametrize(
     "value, score",
-    [(4, 4), ("5", 5), ("4 stars", 4), ("I'd say four", 4), ("3 out of 5", 3), ("4/5", 4), ("five", 5),
-     ("10", None), ("4.5", None), ("great", None), ("3 or 4", None), ("0", None), (True, None), (None, None),
-     ("", None)],
+    [
+        (4, 4),
+        ("5", 5),
+        ("4 stars", 4),
+        ("I'd say four", 4),
+        ("3 out of 5", 3),
+        ("4/5", 4),
+        ("five", 5),
+        ("10", None),
+        ("4.5", None),
+        ("great", None),
+        ("3 or 4", None),
+        ("0", None),
+        (True, None),
+        (None, None),
+        ("", None),
+    ],
 )
 def test_parse_score(value, score):
     assert parse_score(value) == score
@@ -118,8 +138,9 @@ def test_rating_again_replaces_the_first_rating(fresh_db, domain):
 
 def test_the_comment_is_added_to_the_rating(fresh_db, domain):
     _, slots = rate(domain, text="/rate", entities=_button(3), csat_asked=True)
-    tracker = make_tracker(slots=slots, text="the tracking page  was confusing", intent="give_feedback",
-                           sender_id=SENDER)
+    tracker = make_tracker(
+        slots=slots, text="the tracking page  was confusing", intent="give_feedback", sender_id=SENDER
+    )
     messages, events = run_action(ActionRecordCsatComment(), tracker, domain)
     assert responses(messages) == ["utter_csat_thanks"] and events == []
     assert [(r.rating, r.text) for r in _feedback_rows(fresh_db)] == [(3, "the tracking page was confusing")]
@@ -143,8 +164,12 @@ def test_a_comment_never_edits_another_conversations_feedback(fresh_db, domain):
 
 @pytest.mark.parametrize(
     "intent, usual",
-    [("give_feedback", "action_record_feedback"), ("complaint", "utter_complaint"),
-     ("nlu_fallback", "action_answer_from_knowledge"), ("deny", "action_handle_confirmation")],
+    [
+        ("give_feedback", "action_record_feedback"),
+        ("complaint", "utter_complaint"),
+        ("nlu_fallback", "action_answer_from_knowledge"),
+        ("deny", "action_handle_confirmation"),
+    ],
 )
 def test_without_a_stored_rating_the_message_is_handled_as_usual(fresh_db, domain, intent, usual):
     tracker = make_tracker(text="whatever", intent=intent, sender_id=SENDER)
@@ -190,8 +215,9 @@ def test_a_refused_return_or_a_pending_cancellation_does_not(shop_db, domain):
 def test_feedback_with_a_number_answers_an_open_survey(fresh_db, domain):
     from actions.feedback import ActionRecordFeedback
 
-    tracker = make_tracker(slots={"csat_asked": True}, text="5 stars, great shop", intent="give_feedback",
-                           sender_id=SENDER)
+    tracker = make_tracker(
+        slots={"csat_asked": True}, text="5 stars, great shop", intent="give_feedback", sender_id=SENDER
+    )
     messages, events = run_action(ActionRecordFeedback(), tracker, domain)
     assert responses(messages) == ["utter_feedback_thanks"]
     assert slot_events(events)["csat_feedback_id"]
@@ -209,7 +235,7 @@ def test_feedback_without_an_open_survey_carries_no_rating(fresh_db, domain):
 
 @pytest.mark.parametrize("text", ["thanks, bye", "cheers, have a nice day!", "thank you, see you"])
 def test_thanks_that_take_leave_end_the_chat(domain, text):
-    """"thanks, bye" is read as thanks; it still says goodbye instead of asking "Anything else?"."""
+    """ "thanks, bye" is read as thanks; it still says goodbye instead of asking "Anything else?"."""
     messages, _ = run_action(ActionOfferCsat(), make_tracker(text=text, intent="thank"), domain)
     assert "utter_welcome" not in responses(messages)
     assert responses(messages)

@@ -1,5 +1,6 @@
 """The terminal chat of `make demo` (channels/console.py): numbered buttons, typed text always sent as typed,
 no deprecation warnings before the prompt. No trained model needed: the bot is a stand-in."""
+
 from __future__ import annotations
 
 import ast
@@ -81,8 +82,13 @@ def test_a_number_sends_the_payload_of_that_button() -> None:
 def test_numbers_count_the_buttons_of_the_whole_reply() -> None:
     received, shown = play(["hoodie details", " 1 "], {"hoodie details": [DETAILS, SUGGESTIONS]})
     assert received[-1] == '/product_info{"product": "Larkspur Zip Hoodie"}'
-    assert shown == [DETAILS["text"], SUGGESTIONS["text"], "  1. Larkspur Zip Hoodie", "  2. Trail Sock",
-                     console.BUTTON_HINT]
+    assert shown == [
+        DETAILS["text"],
+        SUGGESTIONS["text"],
+        "  1. Larkspur Zip Hoodie",
+        "  2. Trail Sock",
+        console.BUTTON_HINT,
+    ]
 
 
 def test_a_reply_without_buttons_has_no_hint() -> None:
@@ -118,14 +124,18 @@ def test_an_unreachable_bot_does_not_end_the_chat() -> None:
 
 def test_install_replaces_what_rasa_shell_runs(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(rasa_console, "record_messages", rasa_console.record_messages)
-    monkeypatch.setattr(rasa.__main__, "configure_logging_and_warnings",
-                        rasa.__main__.configure_logging_and_warnings)
+    monkeypatch.setattr(
+        rasa.__main__, "configure_logging_and_warnings", rasa.__main__.configure_logging_and_warnings
+    )
     console.install()
     assert rasa.core.run.console.record_messages is console.record_messages
     # the seam: rasa.core.run starts the cmdline chat through the module attribute, with these arguments
     tree = ast.parse(textwrap.dedent(inspect.getsource(rasa.core.run.configure_app)))
-    calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call)
-             and ast.unparse(node.func) == "console.record_messages"]
+    calls = [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and ast.unparse(node.func) == "console.record_messages"
+    ]
     assert len(calls) == 1, "rasa.core.run no longer calls console.record_messages"
     inspect.signature(console.record_messages).bind(
         *calls[0].args, **{keyword.arg: None for keyword in calls[0].keywords}
@@ -156,11 +166,22 @@ print("started")
 def test_no_deprecation_warnings_before_the_prompt(tmp_path: Path) -> None:
     # Sanic's import-time filterwarnings("once", DeprecationWarning) and Rasa's ("once", UserWarning), which
     # pyparsing's deprecation warnings match, used to override PYTHONWARNINGS.
-    env = {**os.environ, "PYTHONWARNINGS": "ignore::DeprecationWarning", "TF_CPP_MIN_LOG_LEVEL": "2",
-           "PYTHONPATH": str(REPO_ROOT)}
+    env = {
+        **os.environ,
+        "PYTHONWARNINGS": "ignore::DeprecationWarning",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "PYTHONPATH": str(REPO_ROOT),
+    }
     # an empty working folder: no `models/` for Rasa to fall back on; no input: a chat would end at once
-    done = subprocess.run([sys.executable, "-c", DEMO_START], cwd=tmp_path, env=env, capture_output=True,
-                          stdin=subprocess.DEVNULL, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", DEMO_START],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        timeout=300,
+    )
     assert "no-such-model.tar.gz" in done.stdout  # it got as far as Rasa's model check
     assert "started" in done.stdout, done.stderr
     assert "Warning" not in done.stderr, done.stderr

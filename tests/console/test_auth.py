@@ -1,4 +1,5 @@
 """Console sign-in: password hashes, agent configuration, sessions, cookies, expiry and 401s."""
+
 from __future__ import annotations
 
 import io
@@ -40,10 +41,15 @@ def test_agents_from_env_and_file(tmp_path):
         parse_agents(f"bad name:{AGENTS['alice']}")
     agents_file = tmp_path / "agents.json"
     agents_file.write_text(json.dumps({"dora": AGENTS["alice"]}))
-    settings = ConsoleSettings.from_env({
-        "CONSOLE_AGENTS": f"alice:{AGENTS['alice']}", "CONSOLE_AGENTS_FILE": str(agents_file),
-        "RASA_URL": "http://rasa:5005/", "RASA_TOKEN": "t", "CONSOLE_COOKIE_SECURE": "true",
-    })
+    settings = ConsoleSettings.from_env(
+        {
+            "CONSOLE_AGENTS": f"alice:{AGENTS['alice']}",
+            "CONSOLE_AGENTS_FILE": str(agents_file),
+            "RASA_URL": "http://rasa:5005/",
+            "RASA_TOKEN": "t",
+            "CONSOLE_COOKIE_SECURE": "true",
+        }
+    )
     assert set(settings.agents) == {"alice", "dora"}
     assert settings.rasa_url == "http://rasa:5005" and settings.rasa_token == "t" and settings.cookie_secure
 
@@ -109,9 +115,13 @@ def test_everything_needs_a_session(db_url):
     async def scenario() -> None:
         async with console_running(db_url) as console:
             for method, path in [
-                ("GET", "/api/tickets"), ("GET", "/api/tickets/1"), ("POST", "/api/tickets/1/claim"),
-                ("GET", "/api/tickets/1/transcript"), ("POST", "/api/tickets/1/reply"),
-                ("POST", "/api/tickets/1/handback"), ("POST", "/api/tickets/1/close"),
+                ("GET", "/api/tickets"),
+                ("GET", "/api/tickets/1"),
+                ("POST", "/api/tickets/1/claim"),
+                ("GET", "/api/tickets/1/transcript"),
+                ("POST", "/api/tickets/1/reply"),
+                ("POST", "/api/tickets/1/handback"),
+                ("POST", "/api/tickets/1/close"),
                 ("GET", "/api/session"),
                 ("GET", "/somewhere/else"),  # "/" is the public sign-in page (tests/console/test_page.py)
             ]:
@@ -131,8 +141,11 @@ def test_posts_must_be_json(db_url):
             form = {"Content-Type": "application/x-www-form-urlencoded"}
             async with console.http.post(f"{console.url}/api/logout", data="x=1", headers=form) as resp:
                 assert resp.status == 415
-            async with console.http.post(f"{console.url}/api/tickets/1/reply", data="{not json",
-                                         headers={"Content-Type": "application/json"}) as resp:
+            async with console.http.post(
+                f"{console.url}/api/tickets/1/reply",
+                data="{not json",
+                headers={"Content-Type": "application/json"},
+            ) as resp:
                 assert resp.status == 400
 
     run(scenario())

@@ -11,23 +11,31 @@ from shop.clauses import entities_in, looks_like_request, split_requests, unansw
     "text, expected",
     [
         ("how long does shipping take and is it free?", ["how long does shipping take", "is it free?"]),
-        ("where is SA-100006 and can I still change what's in it?",
-         ["where is SA-100006", "can I still change what's in it?"]),
+        (
+            "where is SA-100006 and can I still change what's in it?",
+            ["where is SA-100006", "can I still change what's in it?"],
+        ),
         ("How long does shipping take? Is it free?", ["How long does shipping take?", "Is it free?"]),
-        ("What's your return policy? How do I start a return?",
-         ["What's your return policy?", "How do I start a return?"]),
-        ("how much is express delivery, also do you take paypal?",
-         ["how much is express delivery", "do you take paypal?"]),
+        (
+            "What's your return policy? How do I start a return?",
+            ["What's your return policy?", "How do I start a return?"],
+        ),
+        (
+            "how much is express delivery, also do you take paypal?",
+            ["how much is express delivery", "do you take paypal?"],
+        ),
         ("I want to cancel my order and I want a refund", ["I want to cancel my order", "I want a refund"]),
-        ("Hi! Where is SA-100001? Also, can I pay with Klarna?",
-         ["Hi! Where is SA-100001?", "can I pay with Klarna?"]),
+        (
+            "Hi! Where is SA-100001? Also, can I pay with Klarna?",
+            ["Hi! Where is SA-100001?", "can I pay with Klarna?"],
+        ),
     ],
 )
 def test_two_requests_are_split(text: str, expected: list) -> None:
     clauses = split_requests(text)
     assert [clause.text for clause in clauses] == expected
     for clause in clauses:
-        assert text[clause.start:clause.end] == clause.text
+        assert text[clause.start : clause.end] == clause.text
 
 
 @pytest.mark.parametrize(
@@ -60,12 +68,18 @@ def test_requests_need_three_words_and_a_question_or_request_start() -> None:
 
 
 def clause(text: str, intent: str, confidence: float = 0.9, start: int = 0) -> dict:
-    return {"text": text, "start": start, "end": start + len(text),
-            "intent": {"name": intent, "confidence": confidence}}
+    return {
+        "text": text,
+        "start": start,
+        "end": start + len(text),
+        "intent": {"name": intent, "confidence": confidence},
+    }
 
 
-SHIPPING = [clause("how long does shipping take", "delivery_time"),
-            clause("is it free?", "delivery_options", start=32)]
+SHIPPING = [
+    clause("how long does shipping take", "delivery_time"),
+    clause("is it free?", "delivery_options", start=32),
+]
 
 
 def test_the_clause_of_another_intent_is_left_open() -> None:
@@ -92,8 +106,10 @@ def test_nothing_is_left_open_when_it_is_unclear_or_already_answered() -> None:
 
 
 def test_entities_are_assigned_to_their_clause() -> None:
-    entities = [{"entity": "order_id", "value": "SA-100006", "start": 9, "end": 18},
-                {"entity": "email", "value": "a@b.co", "start": 40, "end": 46}]
+    entities = [
+        {"entity": "order_id", "value": "SA-100006", "start": 9, "end": 18},
+        {"entity": "email", "value": "a@b.co", "start": 40, "end": 46},
+    ]
     where = clause("where is SA-100006", "order_status")
     assert entities_in(where, entities) == [entities[0]]
     assert entities_in({"text": "x"}, entities) == []

@@ -6,12 +6,13 @@ agent, else 401)::
 
     POST /api/login                      {"agent", "password"} -> session cookie (HttpOnly, SameSite=Strict)
     POST /api/logout
-    GET  /api/session                    who is signed in, until when
+    GET  /api/session                    who is signed in (and the name shoppers see), until when
     GET  /api/tickets                    the queue: waiting and active tickets, oldest first
     GET  /api/tickets/<id>               one ticket (any status)
     POST /api/tickets/<id>/claim         waiting -> active, held by the agent
     GET  /api/tickets/<id>/transcript    the conversation from Rasa (shopper text as JSON strings)
     POST /api/tickets/<id>/reply         {"text"}: sent to the shopper's channel, stored in the tracker
+                                         (the shopper sees the agent's display name, never the login)
     POST /api/tickets/<id>/handback      resume the bot (``resume`` + ``handoff_active: false``), it says so
     POST /api/tickets/<id>/close         {"resolution"}: record it; a still paused conversation is resumed
 
@@ -74,6 +75,10 @@ SECURITY_HEADERS = {
 #: Slots the console resets when the bot takes over again (the HandoffPolicy's slots in domain.yml).
 ACTIVE_SLOT = "handoff_active"
 REASON_SLOT = "handoff_reason"
+#: Metadata keys of an agent's reply: the login (for the team: transcript, audit) and the name shown to the
+#: shopper (channels/webchat.py reads only the latter).
+AGENT_KEY = "agent"
+AGENT_DISPLAY_KEY = "agent_display_name"
 
 
 class ApiError(Exception):
@@ -268,12 +273,13 @@ def create_app(
             )
 
     def bot_event(text: str, agent: str, ticket: TicketInfo, kind: str) -> dict[str, Any]:
-        return {
-            "event": "bot",
-            "text": text,
-            "timestamp": time.time(),
-            "metadata": {"agent": agent, "handoff_ticket": ticket.id, "console": kind},
+        metadata = {
+            AGENT_KEY: agent,
+            AGENT_DISPLAY_KEY: settings.display_name(agent),
+            "handoff_ticket": ticket.id,
+            "console": kind,
         }
+        return {"event": "bot", "text": text, "timestamp": time.time(), "metadata": metadata}
 
     async def resume_conversation(ticket: TicketInfo, agent: str) -> None:
         events = handback_events(settings.handback_message, ticket.id, agent, time.time())
@@ -339,7 +345,14 @@ def create_app(
     @app.get("/api/session")
     @api
     async def whoami(request: Request) -> HTTPResponse:
-        return response.json({"agent": request.ctx.agent, "expires_at": _iso(request.ctx.session.expires_at)})
+        agent = request.ctx.agent
+        return response.json(
+            {
+                "agent": agent,
+                "display_name": settings.display_name(agent),
+                "expires_at": _iso(request.ctx.session.expires_at),
+            }
+        )
 
     # ------------------------------------------------------------------ tickets
     @app.get("/api/tickets")

@@ -97,7 +97,14 @@ def test_shopper_chats_clicks_a_quick_reply_and_gets_an_agents_reply(browser, ch
     background.run(chat.agent.console_reply(sender, agent_text))
     wait_until(browser, lambda d: agent_text in bubbles(d, "agent"), "the pushed reply never showed")
     assert agent_text not in bubbles(browser, "bot")
-    assert labels(browser) == ["Alice (agent)"]
+    assert labels(browser) == ["Support agent"]  # alice has no display name: never her login
+    background.run(chat.agent.console_reply(sender, "Dana will take it from here.", "Dana from support"))
+    wait_until(
+        browser,
+        lambda d: "Dana will take it from here." in bubbles(d, "agent"),
+        "the second pushed reply never showed",
+    )
+    assert labels(browser) == ["Support agent", "Dana from support"]  # the configured display name
     assert browser.execute_script("return window.__pwned === undefined")
     assert browser.find_elements(By.CSS_SELECTOR, "#messages script") == []
     style = (
@@ -108,7 +115,7 @@ def test_shopper_chats_clicks_a_quick_reply_and_gets_an_agents_reply(browser, ch
     # A reload keeps the conversation and the sender id.
     browser.refresh()
     wait_until(browser, lambda d: agent_text in bubbles(d, "agent"), "the conversation was not restored")
-    assert labels(browser) == ["Alice (agent)"]
+    assert labels(browser) == ["Support agent", "Dana from support"]
     assert bubbles(browser, "user") == [ATTACK, "Talk to a person"]
     assert browser.execute_script("return localStorage.getItem('shopassist.webchat.sender')") == sender
 

@@ -150,9 +150,10 @@ def test_agent_replies_reach_the_page_by_polling_and_bot_answers_do_not_repeat()
         await chat.agent.console_reply(SENDER, "Hi, Alice from the shop here.")
         await chat.agent.console_reply(SENDER, "Did that help?", buttons=yes)
         status, second = await chat.poll(SENDER, str(first["cursor"]))
+        # alice's login is never shown: without a display name her replies read "Support agent"
         assert second["messages"] == [
-            {"text": "Hi, Alice from the shop here.", "agent": "alice"},
-            {"text": "Did that help?", "buttons": yes, "agent": "alice"},
+            {"text": "Hi, Alice from the shop here.", "agent": "Support agent"},
+            {"text": "Did that help?", "buttons": yes, "agent": "Support agent"},
         ]
         assert second["cursor"] > first["cursor"]
         assert (await chat.poll(SENDER, str(second["cursor"])))[1]["messages"] == []
@@ -171,7 +172,7 @@ def test_a_first_poll_finds_a_reply_sent_before_it():
         await chat.agent.console_reply(SENDER, "Alice here, already on it.")
         status, data = await chat.poll(SENDER)
         assert status == 200
-        assert data["messages"] == [{"text": "Alice here, already on it.", "agent": "alice"}]
+        assert data["messages"] == [{"text": "Alice here, already on it.", "agent": "Support agent"}]
 
     with_webchat(scenario)
 
@@ -217,20 +218,31 @@ def test_stored_bot_messages_are_sent_as_the_rest_channel_sends_them():
         ),
         BotUttered("from the bot", {"buttons": []}, metadata={"utter_action": "utter_x"}, timestamp=12.0),
     ]
-    here = {"text": "Here:", "image": image, "agent": "alice"}
+    here = {"text": "Here:", "image": image, "agent": "Support agent"}
     assert agent_messages(events, 0.0) == {"messages": [here], "cursor": 12.0}
     assert agent_messages(events, 11.0) == {"messages": [], "cursor": 12.0}
     assert agent_messages(events, None)["messages"] == [here]
 
 
 def test_an_agents_reply_says_who_wrote_it_and_the_bots_hand_back_does_not():
-    """The page tells a person's reply from the bot's by ``agent``; nothing else of the metadata leaves."""
+    """The page tells a person's reply from the bot's by ``agent``: the agent's display name, else "Support
+    agent", never the login name; nothing else of the metadata leaves."""
     events = [
         UserUttered("I want a human", timestamp=10.0),
         BotUttered(
             "Sam here, let me look.",
-            metadata={"console": "reply", "agent": " sam ", "handoff_ticket": 7},
+            metadata={
+                "console": "reply",
+                "agent": " sam ",
+                "agent_display_name": " Sam from support ",
+                "handoff_ticket": 7,
+            },
             timestamp=11.0,
+        ),
+        BotUttered(
+            "One moment.",
+            metadata={"console": "reply", "agent": "sam.k@shop", "handoff_ticket": 7},
+            timestamp=11.5,
         ),
         BotUttered(
             "I'm back! How can I help?",
@@ -239,13 +251,17 @@ def test_an_agents_reply_says_who_wrote_it_and_the_bots_hand_back_does_not():
         ),
         BotUttered("odd", metadata={"console": "reply", "agent": ["not", "a", "name"]}, timestamp=13.0),
     ]
-    assert agent_messages(events, 0.0)["messages"] == [
-        {"text": "Sam here, let me look.", "agent": "sam"},
+    messages = agent_messages(events, 0.0)["messages"]
+    assert messages == [
+        {"text": "Sam here, let me look.", "agent": "Sam from support"},
+        {"text": "One moment.", "agent": "Support agent"},  # no display name: the neutral one
         {"text": "I'm back! How can I help?"},
         {"text": "odd"},
     ]
-    long_name = BotUttered("hi", metadata={"console": "reply", "agent": "x" * 100}, timestamp=1.0)
-    assert webchat.bot_message(long_name)["agent"] == "x" * webchat.MAX_AGENT_NAME
+    long_name = BotUttered(
+        "hi", metadata={"console": "reply", "agent": "x", "agent_display_name": "y" * 100}, timestamp=1.0
+    )
+    assert webchat.bot_message(long_name)["agent"] == "y" * webchat.MAX_AGENT_NAME
 
 
 def test_credentials_options_and_their_checks():

@@ -55,12 +55,14 @@ class ScriptedAgent:
             tracker.update(BotUttered(sent.get("text"), {k: v for k, v in sent.items() if k != "text"}))
         await self.tracker_store.save(tracker)
 
-    async def console_reply(self, sender: str, text: str, **data: Any) -> None:
-        """What Rasa's HTTP API stores when the agent console appends a reply (console/app.py)."""
+    async def console_reply(self, sender: str, text: str, display_name: str = "", **data: Any) -> None:
+        """What Rasa's HTTP API stores when the agent console appends a reply (console/app.py): from the
+        agent with login alice, shown to the shopper as ``display_name`` when one is configured."""
         tracker = await self.tracker_store.get_or_create_tracker(sender)
-        tracker.update(
-            BotUttered(text, data, metadata={"agent": "alice", "handoff_ticket": 1, "console": "reply"})
-        )
+        metadata = {"agent": "alice", "handoff_ticket": 1, "console": "reply"}
+        if display_name:
+            metadata["agent_display_name"] = display_name
+        tracker.update(BotUttered(text, data, metadata=metadata))
         await self.tracker_store.save(tracker)
 
     async def _answer(self, message: UserMessage) -> None:

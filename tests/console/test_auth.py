@@ -9,7 +9,7 @@ import pytest
 
 from console import passwords
 from console.passwords import hash_password, verify_password
-from console.settings import ConsoleSettings, parse_agents
+from console.settings import DEFAULT_DISPLAY_NAME, ConsoleSettings, parse_agent_list, parse_agents
 from tests.console.conftest import AGENTS, PASSWORDS, console_running, run
 
 
@@ -54,6 +54,40 @@ def test_agents_from_env_and_file(tmp_path):
     assert settings.rasa_url == "http://rasa:5005" and settings.rasa_token == "t" and settings.cookie_secure
 
 
+def test_agents_may_have_a_display_name_for_shoppers(tmp_path):
+    """Shoppers see the name the team configured for an agent, else "Support agent"; never the login."""
+    spec = f"alice:{AGENTS['alice']}:Dana from support, bob:{AGENTS['bob']}"
+    assert parse_agent_list(spec) == (AGENTS, {"alice": "Dana from support"})
+    assert parse_agents(spec) == AGENTS
+    for bad in (f"alice:{AGENTS['alice']}:" + "x" * 41, f"alice:{AGENTS['alice']}:Dana\x07"):
+        with pytest.raises(ValueError, match="display name of console agent 'alice'"):
+            parse_agent_list(bad)
+    agents_file = tmp_path / "agents.json"
+    agents_file.write_text(
+        json.dumps(
+            {
+                "dora": {"password_hash": AGENTS["alice"], "display_name": " Dora "},
+                "erin": {"password_hash": AGENTS["bob"]},
+                "bob": AGENTS["bob"],
+            }
+        )
+    )
+    settings = ConsoleSettings.from_env({"CONSOLE_AGENTS": spec, "CONSOLE_AGENTS_FILE": str(agents_file)})
+    assert set(settings.agents) == {"alice", "bob", "dora", "erin"}
+    assert settings.agents["erin"] == AGENTS["bob"]
+    shown = {name: settings.display_name(name) for name in settings.agents}
+    assert shown == {
+        "alice": "Dana from support",
+        "bob": DEFAULT_DISPLAY_NAME,
+        "dora": "Dora",
+        "erin": DEFAULT_DISPLAY_NAME,
+    }
+    assert DEFAULT_DISPLAY_NAME == "Support agent"
+    agents_file.write_text(json.dumps({"dora": {"password_hash": AGENTS["alice"], "display_name": 7}}))
+    with pytest.raises(ValueError, match="display name of console agent 'dora'"):
+        ConsoleSettings.from_env({"CONSOLE_AGENTS_FILE": str(agents_file)})
+
+
 def test_sign_in_cookie_session_and_sign_out(db_url):
     async def scenario() -> None:
         async with console_running(db_url) as console:
@@ -69,6 +103,7 @@ def test_sign_in_cookie_session_and_sign_out(db_url):
 
             status, session = await console.call("GET", "/api/session")
             assert status == 200 and session["agent"] == "alice" and session["expires_at"]
+            assert session["display_name"] == "Support agent"  # what shoppers see for alice (none configured)
             status, _ = await console.call("GET", "/api/tickets")
             assert status == 200
 

@@ -133,6 +133,8 @@ def test_transcript_reply_handback_and_close(db_url, desk):
             [event] = call.body
             assert event["event"] == "bot" and event["text"] == reply
             assert event["metadata"]["agent"] == "alice" and event["metadata"]["handoff_ticket"] == ticket
+            # the shopper's channel shows the neutral name: alice has no display name configured
+            assert event["metadata"]["agent_display_name"] == "Support agent"
 
             status, data = await console.call("GET", f"/api/tickets/{ticket}/transcript")
             assert data["events"][-1] == {
@@ -247,5 +249,28 @@ def test_database_down_gives_503(db_url):
             await console.login()
             status, data = await console.call("GET", "/api/tickets")
             assert status == 503 and data["error"] == "database_unavailable"
+
+    run(scenario())
+
+
+def test_a_reply_carries_the_agents_configured_display_name(db_url, desk):
+    """The team configured "Dana from support" for alice: that is what the shopper's channel gets with the
+    reply; the login stays in the metadata for the team's transcript only."""
+    ticket = open_ticket(desk)
+
+    async def scenario() -> None:
+        async with console_running(
+            db_url, desk=desk, display_names={"alice": "Dana from support"}
+        ) as console:
+            seed_tracker(console)
+            await console.login()
+            await console.call("POST", f"/api/tickets/{ticket}/claim")
+            status, _ = await console.call("POST", f"/api/tickets/{ticket}/reply", {"text": "Hi, Dana here."})
+            assert status == 200
+            [event] = console.rasa.calls[-1].body
+            assert event["metadata"]["agent_display_name"] == "Dana from support"
+            assert event["metadata"]["agent"] == "alice"
+            status, session = await console.call("GET", "/api/session")
+            assert session["display_name"] == "Dana from support"
 
     run(scenario())

@@ -91,6 +91,58 @@ def test_numbers_count_the_buttons_of_the_whole_reply() -> None:
     ]
 
 
+def product_list(names: List[str], brand: str = "Northwind") -> Dict[str, Any]:
+    """A recommendation as actions/products.py sends it: the list in the text, a button per product."""
+    from types import SimpleNamespace
+
+    from actions.products import format_products, product_buttons
+
+    products = [SimpleNamespace(name=name, brand=brand, price=89.9 + i) for i, name in enumerate(names)]
+    return {
+        "text": "These are popular jackets right now:\n" + format_products(products),
+        "buttons": product_buttons(products),
+    }
+
+
+def test_a_product_list_is_shown_once_with_its_numbers_in_place() -> None:
+    """Each product was printed as a list line and again as a numbered button; now the list line is the
+    button. "Trail Jacket Pro" comes after "Trail Jacket" and is still its own product."""
+    reply = product_list(["Trail Jacket Pro", "Trail Jacket", "Harbor Hoodie"])
+    received, shown = play(["show me jackets", "2"], {"show me jackets": [reply]})
+    assert shown == [
+        "These are popular jackets right now:",
+        "  1. Trail Jacket Pro (Northwind), $89.90",
+        "  2. Trail Jacket (Northwind), $90.90",
+        "  3. Harbor Hoodie (Northwind), $91.90",
+        console.BUTTON_HINT,
+    ]
+    assert sum("Trail Jacket Pro" in line for line in shown) == 1
+    assert received[-1] == '/product_info{"product": "Trail Jacket"}'
+
+
+def test_numbers_in_place_count_across_the_messages_and_other_buttons_still_show() -> None:
+    reply = product_list(["Larkspur Zip Hoodie", "Trail Sock"])
+    reply["text"] += "\nFree delivery over $50."
+    reply["buttons"].append({"title": "More like these", "payload": "/recommend_product"})
+    assert console.render_turn([CATEGORY_QUESTION, reply]) == [
+        "What are you looking for?",
+        "  1. Shoes",
+        "  2. Jackets",
+        "These are popular jackets right now:",
+        "  3. Larkspur Zip Hoodie (Northwind), $89.90",
+        "  4. Trail Sock (Northwind), $90.90",
+        "Free delivery over $50.",
+        "  5. More like these",
+        console.BUTTON_HINT,
+    ]
+    # a list line naming no button, or only the start of a longer word, stays text
+    other = {
+        "text": "- Trailpeak rain jacket, $99.00\n- Harbor Hoodie, $39.00",
+        "buttons": [{"title": "Trail", "payload": "/x"}],
+    }
+    assert console.render_reply(other) == [other["text"], "  1. Trail"]
+
+
 def test_a_reply_without_buttons_has_no_hint() -> None:
     assert console.render_turn([DETAILS]) == [DETAILS["text"]]
 

@@ -53,3 +53,32 @@ def test_yes_the_order_form_rejects_goes_to_the_confirmation_action_then_back_to
         "order_form",
         ACTION_LISTEN_NAME,
     ]
+
+
+RATED = [
+    message("where is SA-100001", "order_status"),
+    "action_offer_csat",
+    message('/rate{"csat_score": 4}', "rate"),
+    "action_record_csat",
+]
+
+
+def test_yes_to_the_comment_question_goes_to_the_comment_action_and_the_comment_follows(real) -> None:  # noqa: F811
+    """Before: "yes" went to action_handle_confirmation ("Okay! Let me know what you'd like to do next.")
+    and the comment typed next was stored apart from the rating."""
+    domain, policies = real
+    yes = message("yes", "affirm")
+    assert next_actions(domain, policies, [*RATED, yes]) == ["action_record_csat_comment", ACTION_LISTEN_NAME]
+    asked = [*RATED, yes, "action_record_csat_comment"]
+    for reply in (
+        message("the tracking page could link to the carrier", "give_feedback"),
+        message("asdf qwerty", "nlu_fallback"),
+        message("no", "deny"),
+        message("thanks", "thank"),
+    ):
+        assert next_actions(domain, policies, [*asked, reply], limit=1) == ["action_record_csat_comment"]
+    # "no" to the comment question is unchanged
+    assert next_actions(domain, policies, [*RATED, message("no", "deny")]) == [
+        "action_record_csat_comment",
+        ACTION_LISTEN_NAME,
+    ]

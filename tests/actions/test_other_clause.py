@@ -233,6 +233,115 @@ def test_nothing_to_do_without_a_clause(domain) -> None:
     assert run_action(ActionAnswerOtherClause(), tracker, domain) == ([], [])
 
 
+# ------------------------------------------------------------------------ three things in one message
+def three(
+    text: str,
+    intent: str,
+    clauses: List[Dict[str, Any]],
+    entities: Optional[list] = None,
+    bot: Optional[Dict[str, Any]] = None,
+) -> Tracker:
+    """A message that asked three things after the first answer, with the two clauses it left open in the
+    slot as OtherClausePolicy hands them over (the second under ``further``)."""
+    open_clauses = [c for c in clauses if c["intent"]["name"] != intent]
+    handed = {**open_clauses[0], "further": open_clauses[1:]}
+    return after_first_answer(text, intent, clauses, handed, bot, entities)
+
+
+SHIPPING_FIRST = {"response": "utter_delivery_time", "text": "Standard delivery takes 3-5 working days."}
+
+
+def test_every_question_of_three_is_answered(kb, domain) -> None:
+    """Before, only the first of the two open questions was answered and the third was dropped silently."""
+    text = "How long does shipping take? Is it free? Can I still change what's in my order?"
+    clauses = [
+        clause("How long does shipping take?", "delivery_time"),
+        clause("Is it free?", "delivery_options", 29),
+        clause("Can I still change what's in my order?", "change_order", 41),
+    ]
+    messages, events = run_action(
+        ActionAnswerOtherClause(), three(text, "delivery_time", clauses, bot=SHIPPING_FIRST), domain
+    )
+    assert responses(messages) == [
+        "utter_other_clause_intro",
+        "utter_knowledge_answer",
+        "utter_other_clause_intro_next",
+        "utter_knowledge_answer",
+    ]
+    assert [m["answer"] for m in messages if "answer" in m] == [
+        PASSAGES["free"].text,
+        PASSAGES["change"].text,
+    ]
+    assert slot_events(events) == {"other_clause": None}
+
+
+def test_of_three_the_question_is_answered_and_the_task_offered_last(kb, domain) -> None:
+    text = "How long does shipping take? Where is SA-100006? Is it free?"
+    order = {"entity": "order_id", "value": "SA-100006", "start": 38, "end": 47}
+    clauses = [
+        clause("How long does shipping take?", "delivery_time"),
+        clause("Where is SA-100006?", "order_status", 29, [order]),
+        clause("Is it free?", "delivery_options", 49),
+    ]
+    messages, events = run_action(
+        ActionAnswerOtherClause(), three(text, "delivery_time", clauses, [order], SHIPPING_FIRST), domain
+    )
+    assert responses(messages) == [
+        "utter_other_clause_intro",
+        "utter_knowledge_answer",
+        "utter_other_clause_offer",
+    ]
+    assert messages[-1]["topic"] == "where order SA-100006 is"
+    assert slot_events(events)["other_clause"] == {**clauses[1], "offered": True}  # yes starts this one
+
+
+def test_of_three_two_tasks_are_both_named_and_the_first_offered(kb, domain) -> None:
+    """The bot does one thing at a time, but says what else was asked, so nothing is dropped silently."""
+    text = "How long does shipping take? Where is SA-100006? Please cancel SA-100003"
+    status = {"entity": "order_id", "value": "SA-100006", "start": 38, "end": 47}
+    cancel = {"entity": "order_id", "value": "SA-100003", "start": 63, "end": 72}
+    clauses = [
+        clause("How long does shipping take?", "delivery_time"),
+        clause("Where is SA-100006?", "order_status", 29, [status]),
+        clause("Please cancel SA-100003", "cancel_order", 49, [cancel]),
+    ]
+    messages, events = run_action(
+        ActionAnswerOtherClause(),
+        three(text, "delivery_time", clauses, [status, cancel], SHIPPING_FIRST),
+        domain,
+    )
+    assert responses(messages) == ["utter_other_clause_offer_first"]
+    assert messages[0]["topics"] == "where order SA-100006 is and about cancelling order SA-100003"
+    offered = slot_events(events)["other_clause"]
+    assert offered == {**clauses[1], "offered": True} and "further" not in offered
+    said = domain["responses"]["utter_other_clause_offer_first"][0]["text"]
+    assert "{topics}" in said and "the other one" in said
+    assert kb.asked == []
+    yes = reply("yes", "affirm", offered)
+    assert slot_events(run_action(ActionAnswerOtherClause(), yes, domain)[1]) == {
+        "other_clause": None,
+        "order_task": "status",
+        "order_id": "SA-100006",
+    }
+
+
+def test_the_order_form_answers_every_open_question_of_three(kb, domain) -> None:
+    text = "where is SA-100006? do you take paypal? is shipping free?"
+    paypal = clause("do you take paypal?", "payment_methods", 20)
+    free = clause("is shipping free?", "delivery_options", 40)
+    tracker = after_first_answer(
+        text, "order_status", [ORDER[0], paypal, free], None, entities=[ORDER_ENTITY]
+    )
+    messages, _ = run_action(ActionAskEmail(), tracker, domain)
+    assert responses(messages) == [
+        "utter_other_clause_intro",
+        "utter_payment_methods",
+        "utter_other_clause_intro_next",
+        "utter_knowledge_answer",
+        "utter_ask_email",
+    ]
+
+
 # --------------------------------------------------------------------- the order form asks first
 def test_the_order_forms_question_comes_after_the_other_question(kb, domain) -> None:
     """'where is SA-100006 and do you take paypal?' read as order_status: the form asks for the e-mail at

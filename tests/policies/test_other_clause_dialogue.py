@@ -145,3 +145,27 @@ def test_an_order_request_that_starts_the_form_is_not_interrupted(real) -> None:
     as_status = message(ORDER.text, "order_status", ORDER.parse_data["clauses"], ORDER.entities)
     form_asks = [as_status, "order_form", ActiveLoop("order_form"), SlotSet("requested_slot", "email")]
     assert next_actions(domain, policies, form_asks) == [ACTION_LISTEN_NAME]
+
+
+def test_a_message_that_asked_three_things_gets_one_follow_up_with_both_clauses(real) -> None:
+    domain, policies = real
+    three = message(
+        "How long does shipping take? Is it free? Can I pay with paypal?",
+        "delivery_time",
+        [
+            clause("How long does shipping take?", "delivery_time"),
+            clause("Is it free?", "delivery_options", 29),
+            clause("Can I pay with paypal?", "payment_methods", 41),
+        ],
+    )
+    assert next_actions(domain, policies, [three]) == [
+        "action_answer_policy_question",
+        "action_answer_other_clause",
+        ACTION_LISTEN_NAME,
+    ]
+    tracker = conversation(domain, [three, "action_answer_policy_question"])
+    handed = policies[-1].open_clause(tracker, domain)
+    assert [handed["text"]] + [c["text"] for c in handed["further"]] == [
+        "Is it free?",
+        "Can I pay with paypal?",
+    ]

@@ -184,6 +184,46 @@ def test_the_clause_carries_its_own_entities(policy, domain) -> None:
     assert slot_value(prediction)["entities"] == [ORDER_ENTITY]
 
 
+THREE_TEXT = "How long does shipping take? Is it free? Where is SA-100006?"
+THREE_ENTITY = {"entity": "order_id", "value": "SA-100006", "start": 50, "end": 59}
+THREE_CLAUSES = [
+    {
+        "text": "How long does shipping take?",
+        "start": 0,
+        "end": 28,
+        "intent": {"name": "delivery_time", "confidence": 0.93},
+    },
+    {
+        "text": "Is it free?",
+        "start": 29,
+        "end": 40,
+        "intent": {"name": "delivery_options", "confidence": 0.81},
+    },
+    {
+        "text": "Where is SA-100006?",
+        "start": 41,
+        "end": 60,
+        "intent": {"name": "order_status", "confidence": 0.9},
+    },
+]
+
+
+def test_a_message_that_asked_three_things_hands_over_both_open_clauses(policy, domain) -> None:
+    """Before, only the first open clause reached the action and the third request was dropped."""
+    message = two_requests("delivery_time", THREE_CLAUSES, THREE_TEXT, [THREE_ENTITY])
+    tracker = conversation(domain, [message, POLICY_ANSWER])
+    prediction = policy.predict_action_probabilities(tracker, domain)
+    assert predicted(prediction, domain) == ANSWER
+    assert slot_value(prediction) == {
+        **THREE_CLAUSES[1],
+        "entities": [],
+        "further": [{**THREE_CLAUSES[2], "entities": [THREE_ENTITY]}],
+    }
+    # still once per message: after the answer action nothing more
+    done = conversation(domain, [message, POLICY_ANSWER, ANSWER])
+    assert predicted(policy.predict_action_probabilities(done, domain), domain) is None
+
+
 @pytest.mark.parametrize(
     "steps",
     [

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from shop.clauses import entities_in, looks_like_request, split_requests, unanswered_clause
+from shop.clauses import (
+    entities_in,
+    looks_like_request,
+    split_requests,
+    unanswered_clause,
+    unanswered_clauses,
+)
 
 
 @pytest.mark.parametrize(
@@ -113,3 +119,12 @@ def test_entities_are_assigned_to_their_clause() -> None:
     where = clause("where is SA-100006", "order_status")
     assert entities_in(where, entities) == [entities[0]]
     assert entities_in({"text": "x"}, entities) == []
+
+
+def test_a_message_that_asked_three_things_leaves_two_clauses_open() -> None:
+    three = [*SHIPPING, clause("do you take paypal?", "payment_methods", start=45)]
+    assert unanswered_clauses(three, "delivery_time") == three[1:]
+    assert unanswered_clause(three, "delivery_time") == three[1]  # the first of them, as before
+    assert unanswered_clauses(three, "payment_methods") == three[:2]
+    assert unanswered_clauses(three, "order_status") == []  # no clause has the message's intent
+    assert unanswered_clauses(SHIPPING, "delivery_time") == [SHIPPING[1]]

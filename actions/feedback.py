@@ -16,7 +16,13 @@ Survey flow (data/rules.yml):
 * The message right after that, when it reads like a comment (`give_feedback`, `complaint`, a message the
   NLU did not understand), is added to the same record by ``action_record_csat_comment``; "no thanks",
   "bye" or "thanks" close the survey without a comment. Anything else is handled as usual.
+* A bare "yes" ("sure", "ok": `affirm`) to "Is there anything we could do better?" is no comment: the bot
+  asks the shopper to type it (``utter_ask_csat_comment_text``) and the next message is the comment, or a
+  no. A yes that already says something ("yes, the sizes run small") is the comment. Before this, "yes"
+  got "Okay! Let me know what you'd like to do next." (``action_handle_confirmation``, nothing pending) and
+  the comment typed next was stored apart from the rating.
 """
+
 from __future__ import annotations
 
 import logging
@@ -46,7 +52,18 @@ CSAT_FEEDBACK_SLOT = "csat_feedback_id"
 #: Entity carried by the rating buttons' payloads.
 CSAT_SCORE_ENTITY = "csat_score"
 #: Intents after the comment question that close the survey without a comment.
-CLOSING_INTENTS = frozenset({"deny", "goodbye", "thank", "affirm"})
+CLOSING_INTENTS = frozenset({"deny", "goodbye", "thank"})
+#: The action that stores the comment; when it ran before the shopper's message, the message is the comment
+#: only if that run asked for it (:data:`ASK_COMMENT_TEXT`).
+COMMENT_ACTION = "action_record_csat_comment"
+#: What the bot says after a bare yes to the comment question: "please type your comment".
+ASK_COMMENT_TEXT = "utter_ask_csat_comment_text"
+#: A yes and nothing more ("yes", "sure!", "ok please", "yes I do"): no comment yet, it is still to come.
+_BARE_YES = re.compile(
+    r"^\W*(?:(?:yes|yeah|yea|yep|yup|ya|y|sure|ok|okay|k|of\s+course|absolutely|definitely|certainly|"
+    r"please|i\s+do|there\s+is|i\s+have|one\s+thing|actually|well|oh|right|alright|go\s+ahead)\b\W*)+$",
+    re.IGNORECASE,
+)
 #: What the message after the comment question gets when there is no rating to comment on: the action
 #: the rules would have chosen for it without the survey.
 USUAL_ACTIONS = {
@@ -207,8 +224,35 @@ class ActionRecordCsat(Action):
         return [SlotSet(CSAT_ASKED_SLOT, True), SlotSet(CSAT_FEEDBACK_SLOT, feedback_id)]
 
 
+def _previous_turn(tracker: Tracker) -> tuple[Optional[str], List[str]]:
+    """(the last action before the shopper's latest message, the response names the bot sent in that
+    turn); (None, []) for a tracker without that history."""
+    events = list(tracker.events or [])
+    users = [index for index, event in enumerate(events) if event.get("event") == "user"]
+    if not users:
+        return None, []
+    start = users[-2] + 1 if len(users) > 1 else 0
+    action: Optional[str] = None
+    responses: List[str] = []
+    for event in events[start : users[-1]]:
+        if event.get("event") == "action" and event.get("name") not in (None, "action_listen"):
+            action = str(event["name"])
+        elif event.get("event") == "bot":
+            responses.append(str((event.get("metadata") or {}).get("utter_action") or ""))
+    return action, responses
+
+
+def comment_expected(tracker: Tracker) -> bool:
+    """Whether the shopper's latest message answers a request for the comment: the rating's comment
+    question, or "please type your comment" after a yes to it. After a stored comment or a closed survey
+    (``action_record_csat_comment`` ran without asking) it does not."""
+    action, responses = _previous_turn(tracker)
+    return action != COMMENT_ACTION or ASK_COMMENT_TEXT in responses
+
+
 class ActionRecordCsatComment(Action):
-    """Adds the message after the comment question to the rating, or closes the survey."""
+    """Adds the message after the comment question to the rating, asks for the comment after a bare yes,
+    or closes the survey."""
 
     def name(self) -> str:
         return "action_record_csat_comment"
@@ -219,13 +263,18 @@ class ActionRecordCsatComment(Action):
     ) -> List[Dict[str, Any]]:
         intent = latest_intent(tracker)
         feedback_id = tracker.get_slot(CSAT_FEEDBACK_SLOT)
-        if not feedback_id:
-            # no rating was stored (the question was not answered with a number): handle as usual
+        if not feedback_id or not comment_expected(tracker):
+            # no rating was stored (the question was not answered with a number), or the survey is over
+            # (the comment was stored, or it was closed): handle as usual
             return [FollowupAction(USUAL_ACTIONS.get(intent or "", "utter_default"))]
+        text = str((tracker.latest_message or {}).get("text") or "")
+        if intent == "affirm" and _BARE_YES.match(text):
+            dispatcher.utter_message(response=ASK_COMMENT_TEXT)  # "yes" is no comment: ask for it
+            return []
         if intent in CLOSING_INTENTS:
             dispatcher.utter_message(response="utter_csat_closed")
             return []
-        comment = clean_text((tracker.latest_message or {}).get("text"), MAX_FEEDBACK_LENGTH)
+        comment = clean_text(text, MAX_FEEDBACK_LENGTH)
         if comment and get_shop().amend_feedback(feedback_id, tracker.sender_id, comment=comment):
             logger.info("CSAT comment added to feedback %s (%d characters)", feedback_id, len(comment))
         dispatcher.utter_message(response="utter_csat_thanks")

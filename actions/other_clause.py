@@ -1,4 +1,5 @@
-"""The second request of a message that asked two things ("how long does shipping take and is it free?").
+"""The other requests of a message that asked two things ("how long does shipping take and is it free?")
+or three.
 
 The NLU records such a message's clauses with their intents (:mod:`shop.clauses`); the bot first answers the
 message's intent as usual. ``OtherClausePolicy`` (components/policies/other_clause_policy.py) then predicts
@@ -15,10 +16,19 @@ message's intent as usual. ``OtherClausePolicy`` (components/policies/other_clau
   action), no says "anything else?". A yes or no when this action offered nothing goes to
   ``action_handle_confirmation`` as usual.
 
+A message that asked three things ("How long does shipping take? Is it free? Where is SA-100006?") may
+leave two clauses open; the policy hands both over in one go (the second under ``further``).
+Every question among them is answered, in order (the second after "And as for your next question:"); then
+a request that needs a task flow is offered as above. Two such requests are both said back ("You also asked
+... and ... Shall I look into the first of these next? Then just ask me about the other one."): the bot
+still does one thing at a time, yes starts the first, and the shopper knows the second was not done.
+
 When the message's intent starts the order form, the form asks for the order number or e-mail at once and
 the policy stays quiet (it never interrupts a form); the form's questions (actions/policy_answers.py) then
-answer a *question* left open with :func:`answer_open_question_clause` before asking.
+answer every *question* left open with :func:`answer_open_question_clause` before asking (a second task
+in such a message is not taken up).
 """
+
 from __future__ import annotations
 
 import logging
@@ -33,7 +43,7 @@ from actions.common import MAX_SHORT_LENGTH, clean_text, latest_intent
 from actions.knowledge import utter_passage
 from actions.policy_answers import POLICY_INTENTS, passage_for
 from actions.questions import is_general_question
-from shop.clauses import CLAUSES_KEY, contextual_query, entities_in, unanswered_clause
+from shop.clauses import CLAUSES_KEY, FURTHER_KEY, contextual_query, entities_in, unanswered_clauses
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +76,9 @@ PRODUCT_ACTIONS: Dict[str, str] = {
 PRODUCT_SLOTS = ("product", "category", "brand", "color", "size", "material")
 #: Intents answered by a fixed reply even without a help page.
 FIXED_REPLIES: Dict[str, str] = {"place_order": "utter_place_order"}
+#: What comes before the answer to a clause's question: the first one, and each one after it.
+INTRO = "utter_other_clause_intro"
+NEXT_INTRO = "utter_other_clause_intro_next"
 
 
 def clause_intent(clause: Mapping[str, Any]) -> Optional[str]:
@@ -129,8 +142,11 @@ def _sent_this_turn(tracker: Tracker, dispatcher: CollectingDispatcher) -> Tuple
 def _other_texts(tracker: Tracker, clause: Mapping[str, Any]) -> List[str]:
     """The texts of the latest message's other clauses (the context of a clause that points back)."""
     clauses = (tracker.latest_message or {}).get(CLAUSES_KEY) or []
-    return [str(c.get("text") or "") for c in clauses
-            if isinstance(c, Mapping) and c.get("text") and c.get("text") != clause.get("text")]
+    return [
+        str(c.get("text") or "")
+        for c in clauses
+        if isinstance(c, Mapping) and c.get("text") and c.get("text") != clause.get("text")
+    ]
 
 
 def _question_answer(tracker: Tracker, clause: Mapping[str, Any]) -> Optional[Tuple[str, Any]]:
@@ -151,10 +167,11 @@ def _question_answer(tracker: Tracker, clause: Mapping[str, Any]) -> Optional[Tu
 
 
 def answer_question_clause(
-    dispatcher: CollectingDispatcher, tracker: Tracker, clause: Mapping[str, Any]
+    dispatcher: CollectingDispatcher, tracker: Tracker, clause: Mapping[str, Any], intro: str = INTRO
 ) -> bool:
-    """Answers the clause when it is a question (see the module doc): True when it is one, whether it was
-    answered now or the answer sent this turn already covers it; False when it needs a task flow."""
+    """Answers the clause when it is a question (see the module doc), after ``intro``: True when it is one,
+    whether it was answered now or the answer sent this turn already covers it; False when it needs a task
+    flow."""
     answer = _question_answer(tracker, clause)
     if answer is None:
         return False
@@ -165,7 +182,7 @@ def answer_question_clause(
         return True
     if kind == "response" and value in names:
         return True
-    dispatcher.utter_message(response="utter_other_clause_intro")
+    dispatcher.utter_message(response=intro)
     if kind == "passage":
         utter_passage(dispatcher, value)
     else:
@@ -173,16 +190,31 @@ def answer_question_clause(
     return True
 
 
+def answer_question_clauses(
+    dispatcher: CollectingDispatcher, tracker: Tracker, clauses: Iterable[Mapping[str, Any]]
+) -> List[Mapping[str, Any]]:
+    """Answers each clause that is a question, in order (the first after "As for your other question:",
+    the others after "And as for your next question:"); returns the clauses that need a task flow."""
+    left: List[Mapping[str, Any]] = []
+    intro = INTRO
+    for clause in clauses:
+        before = len(dispatcher.messages)
+        if not answer_question_clause(dispatcher, tracker, clause, intro):
+            left.append(clause)
+        elif len(dispatcher.messages) > before:
+            intro = NEXT_INTRO
+    return left
+
+
 def answer_open_question_clause(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
-    """For the order form's questions: answers the question the latest message asked besides its order
+    """For the order form's questions: answers every question the latest message asked besides its order
     request ("where is SA-100006 and can I still change what's in it?"), never offering anything (the form
     is busy). False when there is no such question."""
     message = tracker.latest_message or {}
-    clause = unanswered_clause(message.get(CLAUSES_KEY), latest_intent(tracker))
-    if clause is None:
-        return False
-    clause["entities"] = entities_in(clause, message.get("entities") or [])
-    return answer_question_clause(dispatcher, tracker, clause)
+    open_clauses = unanswered_clauses(message.get(CLAUSES_KEY), latest_intent(tracker))
+    for clause in open_clauses:
+        clause["entities"] = entities_in(clause, message.get("entities") or [])
+    return len(answer_question_clauses(dispatcher, tracker, open_clauses)) < len(open_clauses)
 
 
 def _start_task(clause: Mapping[str, Any]) -> List[Dict[str, Any]]:
@@ -195,8 +227,11 @@ def _start_task(clause: Mapping[str, Any]) -> List[Dict[str, Any]]:
             events.append(SlotSet("order_id", order_id))
         return events + [FollowupAction("order_form")]
     if intent in PRODUCT_ACTIONS:
-        events = [SlotSet(slot, clause_entity(clause, slot)) for slot in PRODUCT_SLOTS
-                  if clause_entity(clause, slot)]
+        events = [
+            SlotSet(slot, clause_entity(clause, slot))
+            for slot in PRODUCT_SLOTS
+            if clause_entity(clause, slot)
+        ]
         return events + [FollowupAction(PRODUCT_ACTIONS[intent])]
     return []
 
@@ -213,8 +248,26 @@ def _last_action_before_latest_message(events: Iterable[Dict[str, Any]]) -> Opti
     return None
 
 
+def _without_further(clause: Mapping[str, Any]) -> Dict[str, Any]:
+    return {key: value for key, value in clause.items() if key != FURTHER_KEY}
+
+
+def _clauses_in(value: Any) -> List[Mapping[str, Any]]:
+    """The clauses the policy handed over in the slot: the first, then those under ``further``."""
+    if not isinstance(value, Mapping) or not clean_text(value.get("text")):
+        return []
+    further = value.get(FURTHER_KEY)
+    rest = (
+        [c for c in further if isinstance(c, Mapping) and clean_text(c.get("text"))]
+        if isinstance(further, list)
+        else []
+    )
+    return [_without_further(value), *rest]
+
+
 class ActionAnswerOtherClause(Action):
-    """Answers, or offers to look into, the request a two-request message's first answer left open."""
+    """Answers, or offers to look into, the requests a message's first answer left open (one for a message
+    that asked two things, up to two for three)."""
 
     def name(self) -> str:
         return ANSWER_ACTION
@@ -226,15 +279,23 @@ class ActionAnswerOtherClause(Action):
         intent = latest_intent(tracker)
         if intent in ("affirm", "deny"):
             return self._reply_to_offer(dispatcher, tracker, clause, intent == "affirm")
-        if not isinstance(clause, Mapping) or not clean_text(clause.get("text")):
+        clauses = _clauses_in(clause)
+        if not clauses:
             return [SlotSet(OTHER_CLAUSE_SLOT, None)] if clause is not None else []
-        if answer_question_clause(dispatcher, tracker, clause):
+        tasks = [(c, offer_topic(c)) for c in answer_question_clauses(dispatcher, tracker, clauses)]
+        tasks = [(c, topic) for c, topic in tasks if topic is not None]
+        topics = list(dict.fromkeys(topic for _, topic in tasks))  # one offer per request said back
+        if not topics:
             return [SlotSet(OTHER_CLAUSE_SLOT, None)]
-        topic = offer_topic(clause)
-        if topic is None:
-            return [SlotSet(OTHER_CLAUSE_SLOT, None)]
-        dispatcher.utter_message(response="utter_other_clause_offer", topic=topic)
-        return [SlotSet(OTHER_CLAUSE_SLOT, {**clause, OFFERED: True})]
+        first = tasks[0][0]
+        if len(topics) == 1:
+            dispatcher.utter_message(response="utter_other_clause_offer", topic=topics[0])
+        else:
+            dispatcher.utter_message(
+                response="utter_other_clause_offer_first",
+                topics=" and ".join([", ".join(topics[:-1]), topics[-1]]),
+            )
+        return [SlotSet(OTHER_CLAUSE_SLOT, {**first, OFFERED: True})]
 
     @staticmethod
     def _reply_to_offer(
@@ -252,4 +313,10 @@ class ActionAnswerOtherClause(Action):
         return [done, *_start_task(offer)]
 
 
-__all__ = ["ActionAnswerOtherClause", "answer_open_question_clause", "answer_question_clause", "offer_topic"]
+__all__ = [
+    "ActionAnswerOtherClause",
+    "answer_open_question_clause",
+    "answer_question_clause",
+    "answer_question_clauses",
+    "offer_topic",
+]

@@ -9,6 +9,13 @@
   its buttons numbered; the shopper's line is sent as typed, except that a number of a button just shown
   sends that button's payload (``/inform{"category":"shoes"}``). Web chat, Slack and Telegram are not
   affected: they get the buttons from Rasa unchanged.
+* **A product list is shown once.** A product search, recommendation or suggestion sends the list in its
+  text ("- Trail Jacket (Northwind), $89.90", one line per product, for channels without buttons) and a
+  button per product; printing the text and then the buttons listed every product twice. Here a list line
+  that names one of the message's buttons *is* that button: it gets the button's number in its place
+  ("  1. Trail Jacket (Northwind), $89.90") and the button is not printed again (the same rule as the web
+  chat page, channels/static/webchat.js). What Rasa sends is unchanged, so REST, the web chat, Slack and
+  Telegram still get the text and the buttons.
 * **No deprecation warnings before the prompt.** ``make demo`` exports
   ``PYTHONWARNINGS=ignore::DeprecationWarning``, but two filters put in front of it let about twenty
   warnings through anyway (SQLAlchemy, pkg_resources, distutils, click, TensorFlow, spaCy, pyparsing via
@@ -23,12 +30,14 @@ The one seam into Rasa is ``rasa.core.channels.console.record_messages``, the co
 ``rasa.core.run.configure_app`` starts for the ``cmdline`` channel; :func:`install` replaces it. The
 messages still go through Rasa's REST channel of the same process, exactly as in ``rasa shell``.
 """
+
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 import warnings
-from typing import Any, Awaitable, Callable, Dict, Iterable, List, Optional, Sequence
+from typing import Any, Awaitable, Callable, Dict, Iterable, List, Optional, Sequence, Set
 
 #: What the shopper types to end the chat (Rasa's own exit command in ``rasa shell``).
 EXIT_COMMAND = "/stop"
@@ -40,6 +49,8 @@ GREETING = (
 RESTART_COMMAND = "/restart"
 RESTARTED = "(The conversation starts over. What can I do for you?)"
 BUTTON_HINT = "(type a number to choose, or write your own message)"
+#: A line of a list in a bot message: "- Trail Jacket (Northwind), $89.90" (also "* ..." and "• ...").
+LIST_ITEM = re.compile(r"^\s*[-•*]\s+(?P<item>.+)$")
 
 #: Reads the shopper's next line; None when the input ends (Ctrl-D, Ctrl-C).
 ReadLine = Callable[[], Awaitable[Optional[str]]]
@@ -79,17 +90,53 @@ def message_for(line: str, buttons: Sequence[Dict[str, Any]]) -> str:
     return text
 
 
+def _title(button: Dict[str, Any]) -> str:
+    return str(button.get("title") or button.get("payload") or "")
+
+
+def listed_button(item: str, buttons: Sequence[Dict[str, Any]], used: Set[int]) -> Optional[int]:
+    """Index of the button not yet ``used`` that a list item names ("Trail Jacket (Northwind), $89.90" names
+    the button "Trail Jacket"), or None. The longest title wins, so "Trail Jacket Pro (...)" is the Pro
+    even when "Trail Jacket" comes first; a title must end where a word ends ("Trail" does not name
+    "Trailpeak ...")."""
+    content = item.lower()
+    best: Optional[int] = None
+    for index, button in enumerate(buttons):
+        title = _title(button).lower()
+        if not title or index in used or not content.startswith(title) or content[len(title) :][:1].isalnum():
+            continue
+        if best is None or len(title) > len(_title(buttons[best])):
+            best = index
+    return best
+
+
 def render_reply(reply: Dict[str, Any], first_number: int = 1) -> List[str]:
     """The lines that show one bot message: its text, images and attachments, then its buttons
-    numbered from ``first_number``."""
+    numbered from ``first_number``. A list line of the text that names a button is shown as that button,
+    numbered in its place, and the button is not listed again (a product list once, not twice)."""
     lines: List[str] = []
-    if reply.get("text"):
-        lines.append(str(reply["text"]))
+    buttons = reply_buttons([reply])
+    used: Set[int] = set()
+    pending: List[str] = []
+    for line in str(reply["text"]).split("\n") if reply.get("text") else []:
+        match = LIST_ITEM.match(line)
+        index = listed_button(match.group("item"), buttons, used) if match else None
+        if match is None or index is None:
+            pending.append(line)
+            continue
+        if pending:
+            lines.append("\n".join(pending))
+            pending = []
+        used.add(index)
+        lines.append(f"  {first_number + index}. {match.group('item')}")
+    if pending:
+        lines.append("\n".join(pending))
     for key, label in (("image", "Image"), ("attachment", "Attachment")):
         if reply.get(key):
             lines.append(f"{label}: {reply[key]}")
-    for offset, button in enumerate(reply_buttons([reply])):
-        lines.append(f"  {first_number + offset}. {button.get('title') or button.get('payload')}")
+    for index, button in enumerate(buttons):
+        if index not in used:
+            lines.append(f"  {first_number + index}. {_title(button)}")
     return lines
 
 

@@ -20,10 +20,12 @@ agent's reply from the console (appended through Rasa's HTTP API) never reaches 
 therefore polls ``/messages``, which reads the conversation from the tracker store -- shared by all Rasa
 replicas, so it works behind the load balancer, unlike a mailbox in one process's memory -- and returns
 the bot messages the console added (``metadata.console`` set: agent replies and the hand-back message)
-after the cursor; an agent's reply carries the agent's name (``agent``) so that the page shows who wrote
-it, in its own style, rather than as one more bot bubble. The channel also refuses malformed requests with
-400 instead of crashing, answers 503 with an apology when handling fails (the page keeps the text to send
-again), and always records ``webchat`` as the input channel (Rasa's REST channel lets the client pick any).
+after the cursor; an agent's reply carries the name shoppers see for that agent (``agent``: the display
+name configured for the console, else "Support agent", never the agent's login name) so that the page
+shows that a person wrote it, in its own style, rather than as one more bot bubble. The channel also
+refuses malformed requests with 400 instead of crashing, answers 503 with an apology when handling fails
+(the page keeps the text to send again), and always records ``webchat`` as the input channel (Rasa's REST
+channel lets the client pick any).
 
 The page shows a product list once: a list line of the text that names one of the message's buttons
 ("- Cloudline Pullover Hoodie (Northwind), $54.00" and the button "Cloudline Pullover Hoodie") becomes that
@@ -50,6 +52,8 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from console.settings import DEFAULT_DISPLAY_NAME, MAX_DISPLAY_NAME
+
 logger = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -65,10 +69,13 @@ CONSOLE_MARKER = "console"
 MAX_PUSHED_MESSAGES = 50
 #: Keys of a bot message the page understands (Rasa's REST format).
 MESSAGE_KEYS = ("text", "buttons", "image", "attachment", "custom")
-#: Metadata key of the agent who wrote a console reply (console/app.py), and the page's key for it.
+#: Metadata key of the agent who wrote a console reply (their login name, console/app.py; never shown), and
+#: the page's key for the name it shows.
 AGENT_KEY = "agent"
+#: Metadata key of the name the shopper sees for that agent (console/app.py, from the console settings).
+AGENT_DISPLAY_KEY = "agent_display_name"
 #: Longest agent name shown to the shopper.
-MAX_AGENT_NAME = 40
+MAX_AGENT_NAME = MAX_DISPLAY_NAME
 NOT_RECEIVED = "Sorry, your message did not get through. Please send it again in a moment."
 ASSETS = {
     "webchat.js": "text/javascript; charset=utf-8",
@@ -98,22 +105,37 @@ def agent_messages(events: Iterable[Event], after: Optional[float]) -> Dict[str,
     messages = [
         bot_message(event)
         for event in events
-        if isinstance(event, BotUttered) and event.timestamp > after
+        if isinstance(event, BotUttered)
+        and event.timestamp > after
         and CONSOLE_MARKER in (event.metadata or {})
     ]
     return {"messages": messages[-MAX_PUSHED_MESSAGES:], "cursor": cursor}
 
 
+def _shown_name(metadata: Dict[str, Any]) -> Optional[str]:
+    """The name the shopper sees for the person who wrote a console message, None for the bot's own: the
+    agent's display name, else "Support agent" (replies stored before display names existed carry only the
+    login, which is never shown)."""
+    agent = metadata.get(AGENT_KEY)
+    if not isinstance(agent, str) or not agent.strip():
+        return None
+    shown = metadata.get(AGENT_DISPLAY_KEY)
+    if isinstance(shown, str) and shown.strip():
+        return shown.strip()[:MAX_AGENT_NAME]
+    return DEFAULT_DISPLAY_NAME
+
+
 def bot_message(event: BotUttered) -> Dict[str, Any]:
-    """A stored bot event as the REST channel would have sent it, plus ``agent`` (the agent's name) when a
-    person wrote it; the rest of the metadata (ticket number, ...) stays on the server."""
+    """A stored bot event as the REST channel would have sent it, plus ``agent`` (the name shown for the
+    agent, never their login) when a person wrote it; the rest of the metadata (login, ticket number, ...)
+    stays on the server."""
     data = {"text": event.text, **(event.data or {})}
     if data.get("attachment") == data.get("image"):  # Rasa stores an image as the attachment too
         data.pop("attachment", None)
     message = {key: data[key] for key in MESSAGE_KEYS if data.get(key) is not None}
-    agent = (event.metadata or {}).get(AGENT_KEY)
-    if isinstance(agent, str) and agent.strip():
-        message[AGENT_KEY] = agent.strip()[:MAX_AGENT_NAME]
+    shown = _shown_name(event.metadata or {})
+    if shown:
+        message[AGENT_KEY] = shown
     return message
 
 
@@ -194,8 +216,9 @@ class WebChatInput(RestInput):
     # ------------------------------------------------------------------ routes
     def _page(self) -> str:
         template = Template((STATIC_DIR / "webchat.html").read_text(encoding="utf-8"))
-        return template.safe_substitute(title=html.escape(self.title),
-                                        max_message_length=str(self.max_message_length))
+        return template.safe_substitute(
+            title=html.escape(self.title), max_message_length=str(self.max_message_length)
+        )
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webchat = Blueprint(f"webchat_webhook_{type(self).__name__}", __name__)
@@ -222,8 +245,12 @@ class WebChatInput(RestInput):
             return chat_asset
 
         for asset, mime_type in ASSETS.items():
-            webchat.add_route(asset_handler(asset, mime_type), f"/{asset}", methods=["GET"],
-                              name=f"chat_asset_{asset.replace('.', '_')}")
+            webchat.add_route(
+                asset_handler(asset, mime_type),
+                f"/{asset}",
+                methods=["GET"],
+                name=f"chat_asset_{asset.replace('.', '_')}",
+            )
 
         @webchat.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
@@ -257,7 +284,9 @@ class WebChatInput(RestInput):
             except Exception:
                 logger.exception("webchat: reading the conversation failed")
                 return response.json({"error": "unavailable", "message": NOT_RECEIVED}, status=503)
-            return response.json(agent_messages(tracker.events if tracker else [], after),
-                                 headers={"Cache-Control": "no-store"})
+            return response.json(
+                agent_messages(tracker.events if tracker else [], after),
+                headers={"Cache-Control": "no-store"},
+            )
 
         return webchat

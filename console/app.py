@@ -6,12 +6,13 @@ agent, else 401)::
 
     POST /api/login                      {"agent", "password"} -> session cookie (HttpOnly, SameSite=Strict)
     POST /api/logout
-    GET  /api/session                    who is signed in, until when
+    GET  /api/session                    who is signed in (and the name shoppers see), until when
     GET  /api/tickets                    the queue: waiting and active tickets, oldest first
     GET  /api/tickets/<id>               one ticket (any status)
     POST /api/tickets/<id>/claim         waiting -> active, held by the agent
     GET  /api/tickets/<id>/transcript    the conversation from Rasa (shopper text as JSON strings)
     POST /api/tickets/<id>/reply         {"text"}: sent to the shopper's channel, stored in the tracker
+                                         (the shopper sees the agent's display name, never the login)
     POST /api/tickets/<id>/handback      resume the bot (``resume`` + ``handoff_active: false``), it says so
     POST /api/tickets/<id>/close         {"resolution"}: record it; a still paused conversation is resumed
 
@@ -74,6 +75,10 @@ SECURITY_HEADERS = {
 #: Slots the console resets when the bot takes over again (the HandoffPolicy's slots in domain.yml).
 ACTIVE_SLOT = "handoff_active"
 REASON_SLOT = "handoff_reason"
+#: Metadata keys of an agent's reply: the login (for the team: transcript, audit) and the name shown to the
+#: shopper (channels/webchat.py reads only the latter).
+AGENT_KEY = "agent"
+AGENT_DISPLAY_KEY = "agent_display_name"
 
 
 class ApiError(Exception):
@@ -104,15 +109,26 @@ def transcript_entries(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         kind, at = event.get("event"), _iso(event.get("timestamp"))
         if kind == "user":
             parse = event.get("parse_data") or {}
-            entries.append({
-                "type": "user", "text": event.get("text") or "", "at": at,
-                "intent": _name(parse.get("intent")), "emotion": _name(parse.get("emotion")),
-                "channel": event.get("input_channel"),
-            })
+            entries.append(
+                {
+                    "type": "user",
+                    "text": event.get("text") or "",
+                    "at": at,
+                    "intent": _name(parse.get("intent")),
+                    "emotion": _name(parse.get("emotion")),
+                    "channel": event.get("input_channel"),
+                }
+            )
         elif kind == "bot":
             agent = (event.get("metadata") or {}).get("agent")
-            entries.append({"type": "agent" if agent else "bot", "text": event.get("text") or "",
-                            "agent": agent, "at": at})
+            entries.append(
+                {
+                    "type": "agent" if agent else "bot",
+                    "text": event.get("text") or "",
+                    "agent": agent,
+                    "at": at,
+                }
+            )
         elif kind in ("pause", "resume"):
             entries.append({"type": "paused" if kind == "pause" else "resumed", "at": at})
         elif kind == "action" and event.get("name") == "action_handoff":
@@ -134,8 +150,12 @@ def handback_events(message: str, ticket_id: int, agent: str, now: float) -> lis
         {"event": "resume", "timestamp": now},
         {"event": "slot", "name": ACTIVE_SLOT, "value": False, "timestamp": now},
         {"event": "slot", "name": REASON_SLOT, "value": None, "timestamp": now},
-        {"event": "bot", "text": message, "timestamp": now,
-         "metadata": {"handoff_ticket": ticket_id, "console": "handback", "handed_back_by": agent}},
+        {
+            "event": "bot",
+            "text": message,
+            "timestamp": now,
+            "metadata": {"handoff_ticket": ticket_id, "console": "handback", "handed_back_by": agent},
+        },
         {"event": "action", "name": "action_listen", "timestamp": now},
     ]
 
@@ -241,15 +261,25 @@ def create_app(
 
     def require_holder(ticket: TicketInfo, agent: str) -> None:
         if ticket.status != "active":
-            raise ApiError(409, "conflict", f"Ticket {ticket.id} is {ticket.status}; claim it first.",
-                           ticket=ticket_json(ticket))
+            raise ApiError(
+                409,
+                "conflict",
+                f"Ticket {ticket.id} is {ticket.status}; claim it first.",
+                ticket=ticket_json(ticket),
+            )
         if ticket.agent != agent:
-            raise ApiError(409, "conflict", f"Ticket {ticket.id} is held by {ticket.agent}.",
-                           ticket=ticket_json(ticket))
+            raise ApiError(
+                409, "conflict", f"Ticket {ticket.id} is held by {ticket.agent}.", ticket=ticket_json(ticket)
+            )
 
     def bot_event(text: str, agent: str, ticket: TicketInfo, kind: str) -> dict[str, Any]:
-        return {"event": "bot", "text": text, "timestamp": time.time(),
-                "metadata": {"agent": agent, "handoff_ticket": ticket.id, "console": kind}}
+        metadata = {
+            AGENT_KEY: agent,
+            AGENT_DISPLAY_KEY: settings.display_name(agent),
+            "handoff_ticket": ticket.id,
+            "console": kind,
+        }
+        return {"event": "bot", "text": text, "timestamp": time.time(), "metadata": metadata}
 
     async def resume_conversation(ticket: TicketInfo, agent: str) -> None:
         events = handback_events(settings.handback_message, ticket.id, agent, time.time())
@@ -258,14 +288,19 @@ def create_app(
     # ------------------------------------------------------------------ the agent page
     def page_file(file_name: str, mime_type: str) -> Callable[[Request], Awaitable[HTTPResponse]]:
         async def serve_page_file(_request: Request) -> HTTPResponse:
-            return await response.file(STATIC_DIR / file_name, mime_type=mime_type,
-                                       headers={"Content-Security-Policy": PAGE_CSP})
+            return await response.file(
+                STATIC_DIR / file_name, mime_type=mime_type, headers={"Content-Security-Policy": PAGE_CSP}
+            )
 
         return serve_page_file
 
     for route, (file_name, mime_type) in PAGE_FILES.items():
-        app.add_route(page_file(file_name, mime_type), route, methods=["GET"],
-                      name=f"page_{file_name.replace('.', '_')}")
+        app.add_route(
+            page_file(file_name, mime_type),
+            route,
+            methods=["GET"],
+            name=f"page_{file_name.replace('.', '_')}",
+        )
 
     # ------------------------------------------------------------------ sign-in
     @app.post("/api/login")
@@ -310,7 +345,14 @@ def create_app(
     @app.get("/api/session")
     @api
     async def whoami(request: Request) -> HTTPResponse:
-        return response.json({"agent": request.ctx.agent, "expires_at": _iso(request.ctx.session.expires_at)})
+        agent = request.ctx.agent
+        return response.json(
+            {
+                "agent": agent,
+                "display_name": settings.display_name(agent),
+                "expires_at": _iso(request.ctx.session.expires_at),
+            }
+        )
 
     # ------------------------------------------------------------------ tickets
     @app.get("/api/tickets")
@@ -336,13 +378,15 @@ def create_app(
     async def transcript(request: Request, ticket_id: int) -> HTTPResponse:
         current = await in_thread(app.ctx.desk.get, ticket_id)
         state = await rasa().tracker(current.sender_id)
-        return response.json({
-            "ticket": ticket_json(current),
-            "sender_id": current.sender_id,
-            "paused": bool(state.get("paused")),
-            "latest_input_channel": state.get("latest_input_channel"),
-            "events": transcript_entries(list(state.get("events") or [])),
-        })
+        return response.json(
+            {
+                "ticket": ticket_json(current),
+                "sender_id": current.sender_id,
+                "paused": bool(state.get("paused")),
+                "latest_input_channel": state.get("latest_input_channel"),
+                "events": transcript_entries(list(state.get("events") or [])),
+            }
+        )
 
     @app.post("/api/tickets/<ticket_id:int>/reply")
     @api
@@ -351,8 +395,9 @@ def create_app(
         current = await in_thread(app.ctx.desk.get, ticket_id)
         require_holder(current, request.ctx.agent)
         await rasa().append_events(current.sender_id, [bot_event(text, request.ctx.agent, current, "reply")])
-        logger.info("console: %s replied on ticket %s (%d characters)", request.ctx.agent, ticket_id,
-                    len(text))
+        logger.info(
+            "console: %s replied on ticket %s (%d characters)", request.ctx.agent, ticket_id, len(text)
+        )
         return response.json({"sent": True, "ticket": ticket_json(current)})
 
     @app.post("/api/tickets/<ticket_id:int>/handback")
@@ -372,8 +417,9 @@ def create_app(
         if current.status == "active" and current.agent != request.ctx.agent:
             require_holder(current, request.ctx.agent)
         if current.status == "closed":
-            raise ApiError(409, "conflict", f"Ticket {current.id} is already closed.",
-                           ticket=ticket_json(current))
+            raise ApiError(
+                409, "conflict", f"Ticket {current.id} is already closed.", ticket=ticket_json(current)
+            )
         resumed = current.holds_conversation
         if resumed:  # never leave a conversation paused with nobody holding it
             await resume_conversation(current, request.ctx.agent)

@@ -4,8 +4,8 @@
 one intent, and the bot answered only one half. The NLU (``TransformerIntentEmotionClassifier`` with
 ``classify_clauses``) therefore cuts such a message into its clauses with :func:`split_requests`, classifies
 each one and records them in the parse data under :data:`CLAUSES_KEY`; after the bot answered the message's
-intent, ``OtherClausePolicy`` and ``action_answer_other_clause`` take up the clause that is left
-(:func:`unanswered_clause`).
+intent, ``OtherClausePolicy`` and ``action_answer_other_clause`` take up the clauses that are left
+(:func:`unanswered_clauses`; a message may ask up to :data:`MAX_CLAUSES` things).
 
 Pure text helpers, shared by the NLU component and the actions (components never import actions, so the
 question heuristics they both need live here). Splitting is deliberately conservative: a message is cut
@@ -28,6 +28,9 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
 
 #: Key of the clause list in Rasa's message / parse data (``tracker.latest_message["clauses"]``).
 CLAUSES_KEY = "clauses"
+#: Key, in the clause OtherClausePolicy hands to the answer action, of the clauses left open after it (a
+#: message that asked three things leaves two open).
+FURTHER_KEY = "further"
 #: A message cut into more pieces than this is a story, not a list of requests: it is left whole.
 MAX_CLAUSES = 3
 #: Words a clause needs to count as a request of its own ("is it free?", "I want a refund").
@@ -36,13 +39,32 @@ MIN_CLAUSE_WORDS = 3
 #: Clause intents that are never followed up: answers, small talk, and what other parts of the bot handle
 #: (a request for a person goes to HandoffPolicy; a complaint or feedback is no question to answer).
 DEFAULT_IGNORED_INTENTS: tuple[str, ...] = (
-    "greet", "goodbye", "thank", "affirm", "deny", "inform", "bot_challenge", "out_of_scope",
-    "other_language", "request_human", "nlu_fallback", "rate", "give_feedback", "complaint",
+    "greet",
+    "goodbye",
+    "thank",
+    "affirm",
+    "deny",
+    "inform",
+    "bot_challenge",
+    "out_of_scope",
+    "other_language",
+    "request_human",
+    "nlu_fallback",
+    "rate",
+    "give_feedback",
+    "complaint",
 )
 #: Message intents after whose answer no clause is followed up: the message was not understood as a whole, or
 #: it answers the bot (a yes or no is never a second request).
 DEFAULT_IGNORED_MESSAGE_INTENTS: tuple[str, ...] = (
-    "affirm", "deny", "inform", "nlu_fallback", "out_of_scope", "other_language", "rate", "request_human",
+    "affirm",
+    "deny",
+    "inform",
+    "nlu_fallback",
+    "out_of_scope",
+    "other_language",
+    "rate",
+    "request_human",
 )
 #: Intents that ask for the same thing: a clause of one of them counts as answered with the other.
 DEFAULT_EQUIVALENT_INTENTS: tuple[tuple[str, ...], ...] = (
@@ -119,7 +141,7 @@ def _soft_split(text: str, start: int, end: int) -> List[tuple[int, int]]:
     spans: List[tuple[int, int]] = []
     last = start
     for match in _SOFT_BOUNDARY.finditer(text, start, end):
-        if looks_like_request(text[match.end():end]) and looks_like_request(text[last:match.start()]):
+        if looks_like_request(text[match.end() : end]) and looks_like_request(text[last : match.start()]):
             spans.append((last, match.start()))
             last = match.end()
     spans.append((last, end))
@@ -135,7 +157,7 @@ def _trimmed(text: str, start: int, end: int) -> Optional[Clause]:
     conjunction = _LEADING_CONJUNCTION.match(piece)
     if conjunction and conjunction.end() < len(piece):
         start += conjunction.end()
-        piece = piece[conjunction.end():]
+        piece = piece[conjunction.end() :]
     if not piece:
         return None
     return Clause(piece, start, start + len(piece))
@@ -194,22 +216,23 @@ def request_key(
     return str(intent)
 
 
-def unanswered_clause(
+def unanswered_clauses(
     clauses: Any,
     message_intent: Optional[str],
     ignored: Iterable[str] = DEFAULT_IGNORED_INTENTS,
     equivalent: Iterable[Sequence[str]] = DEFAULT_EQUIVALENT_INTENTS,
     min_confidence: float = DEFAULT_MIN_CLAUSE_CONFIDENCE,
     ignored_message_intents: Iterable[str] = DEFAULT_IGNORED_MESSAGE_INTENTS,
-) -> Optional[Dict[str, Any]]:
-    """The clause (as recorded in the parse data) that the answer to ``message_intent`` left open, or None.
+) -> List[Dict[str, Any]]:
+    """The clauses (as recorded in the parse data, in message order) that the answer to ``message_intent``
+    left open; an empty list when none.
 
     The bot answers a message by its intent, which covers the clause of the same (or an equivalent) intent.
     A clause is left open when its own intent differs from that, is at least ``min_confidence`` sure and not
     ``ignored``. When no clause has the message's intent it cannot be told which one the answer covered, and
-    None is returned: a second answer to the same question is worse for the shopper than none. Nor is
+    nothing is returned: a second answer to the same question is worse for the shopper than none. Nor is
     anything left open when the message's intent is one of ``ignored_message_intents`` (a message not
-    understood, a yes or no). Of several open clauses the first is returned.
+    understood, a yes or no). A message that asked three things may leave two clauses open.
     """
     ignored = set(ignored)
     equivalent = [tuple(group) for group in equivalent]
@@ -219,11 +242,12 @@ def unanswered_clause(
         or not message_intent
         or message_intent in set(ignored_message_intents)
     ):
-        return None
+        return []
     answered = request_key(message_intent, equivalent)
     recorded = [clause for clause in clauses if isinstance(clause, Mapping)]
     if not any(request_key(_intent_name(c.get("intent")), equivalent) == answered for c in recorded):
-        return None
+        return []
+    open_clauses = []
     for clause in recorded:
         intent = _intent_name(clause.get("intent"))
         if (
@@ -233,8 +257,23 @@ def unanswered_clause(
             or _confidence(clause.get("intent")) < min_confidence
         ):
             continue
-        return dict(clause)
-    return None
+        open_clauses.append(dict(clause))
+    return open_clauses
+
+
+def unanswered_clause(
+    clauses: Any,
+    message_intent: Optional[str],
+    ignored: Iterable[str] = DEFAULT_IGNORED_INTENTS,
+    equivalent: Iterable[Sequence[str]] = DEFAULT_EQUIVALENT_INTENTS,
+    min_confidence: float = DEFAULT_MIN_CLAUSE_CONFIDENCE,
+    ignored_message_intents: Iterable[str] = DEFAULT_IGNORED_MESSAGE_INTENTS,
+) -> Optional[Dict[str, Any]]:
+    """The first clause :func:`unanswered_clauses` finds open, or None."""
+    open_clauses = unanswered_clauses(
+        clauses, message_intent, ignored, equivalent, min_confidence, ignored_message_intents
+    )
+    return open_clauses[0] if open_clauses else None
 
 
 #: Words that point back to what the other clause named ("is *it* free?").
@@ -291,10 +330,12 @@ __all__ = [
     "DEFAULT_IGNORED_INTENTS",
     "DEFAULT_IGNORED_MESSAGE_INTENTS",
     "DEFAULT_MIN_CLAUSE_CONFIDENCE",
+    "FURTHER_KEY",
     "contextual_query",
     "entities_in",
     "looks_like_request",
     "request_key",
     "split_requests",
     "unanswered_clause",
+    "unanswered_clauses",
 ]

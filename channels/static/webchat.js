@@ -179,14 +179,15 @@
   }
 
   /** Who wrote a message: the bot (no label), or a person of the shop's team (their own style and a label
-   *  with their name), so that a shopper knows when a human is answering. */
+   *  with the name the team configured for them, e.g. "Dana from support", else "Support agent"; never a
+   *  login name: the server sends only the shown name), so that a shopper knows when a human is answering. */
   function authorBubble(message) {
     const agent = typeof message.agent === "string" ? message.agent.trim() : "";
     if (!agent) return bubble("bot");
     const item = bubble("agent");
     const from = document.createElement("span");
     from.className = "msg-from";
-    from.textContent = `${agent.charAt(0).toUpperCase()}${agent.slice(1)} (agent)`;
+    from.textContent = agent;
     item.append(from);
     return item;
   }

@@ -1,4 +1,4 @@
-"""Answers the second request of a message that asked two things.
+"""Answers the other requests of a message that asked two (or three) things.
 
 "How long does shipping take and is it free?" gets one intent from the NLU, and the rules answer that one
 intent; the shopper's other question went unanswered. ``TransformerIntentEmotionClassifier`` (with
@@ -21,10 +21,14 @@ interruption of a question the bot is waiting for):
   given recorded a yes/no question in ``pending_slot`` (a second question would bury it).
 * Only for a clause of a different intent than the message's (or its ``equivalent_intents``), at least
   ``min_clause_confidence`` sure and not one of ``ignored_clause_intents``; and only when another clause has
-  the message's intent, so it is clear which half the answer covered (:func:`shop.clauses.unanswered_clause`).
+  the message's intent, so it is clear which part the answer covered
+  (:func:`shop.clauses.unanswered_clauses`).
 
 The clause to answer reaches the action in the ``clause_slot`` slot (an optional event of the prediction,
-applied only when this policy wins), with the message's entities that lie inside it. A firing prediction has
+applied only when this policy wins), with the message's entities that lie inside it. A message that asked
+three things may leave two clauses open: the first is the slot's value as for two, and the ones after it
+(each with its entities) are listed under its ``further`` key (:data:`shop.clauses.FURTHER_KEY`), so that
+the one prediction of this message hands the action every clause left open. A firing prediction has
 confidence 1.0 and priority ``RULE_POLICY_PRIORITY + 1`` (as HandoffPolicy, which only ever fires at the
 first prediction of a turn, while this policy never does), so it wins over the rule's ``action_listen``
 after the first answer. The rule "listen after answering the other clause" (data/rules.yml) ends the turn.
@@ -61,8 +65,9 @@ from shop.clauses import (
     DEFAULT_IGNORED_INTENTS,
     DEFAULT_IGNORED_MESSAGE_INTENTS,
     DEFAULT_MIN_CLAUSE_CONFIDENCE,
+    FURTHER_KEY,
     entities_in,
-    unanswered_clause,
+    unanswered_clauses,
 )
 
 logger = logging.getLogger(__name__)
@@ -73,7 +78,8 @@ FORMAT_VERSION = 1
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True)
 class OtherClausePolicy(ConfigOnlyPolicy):
-    """Predicts the action that answers the request a two-request message's first answer left open."""
+    """Predicts the action that answers the requests a two- or three-request message's first answer left
+    open."""
 
     persisted_file = PERSISTED_FILE
     format_version = FORMAT_VERSION
@@ -155,8 +161,10 @@ class OtherClausePolicy(ConfigOnlyPolicy):
     ) -> Resource:
         """Nothing to learn: checks the action and slot exist and stores the config."""
         if self.config["answer_action"] not in domain.action_names_or_texts:
-            logger.warning(f"{self.__class__.__name__}: '{self.config['answer_action']}' is not in the "
-                           f"domain; the policy will never predict it.")
+            logger.warning(
+                f"{self.__class__.__name__}: '{self.config['answer_action']}' is not in the "
+                f"domain; the policy will never predict it."
+            )
         self.persist()
         return self._resource
 
@@ -173,8 +181,11 @@ class OtherClausePolicy(ConfigOnlyPolicy):
         probabilities = self._default_predictions(domain)
         action, slot = self.config["answer_action"], self.config["clause_slot"]
         if action not in domain.action_names_or_texts or not any(s.name == slot for s in domain.slots):
-            self._warn_once("domain", f"{self.__class__.__name__}: '{action}' or slot '{slot}' is not in the "
-                                      f"domain; not predicting.")
+            self._warn_once(
+                "domain",
+                f"{self.__class__.__name__}: '{action}' or slot '{slot}' is not in the "
+                f"domain; not predicting.",
+            )
             return self._prediction(probabilities)
         clause = self.open_clause(tracker, domain)
         if clause is None:
@@ -193,15 +204,19 @@ class OtherClausePolicy(ConfigOnlyPolicy):
             logger.warning(message)
 
     def open_clause(self, tracker: DialogueStateTracker, domain: Domain) -> Optional[Dict[str, Any]]:
-        """The clause of the latest user message that its answer left open, with its entities; None when the
-        policy should not predict (see the module docstring)."""
+        """The clause of the latest user message that its answer left open, with its entities and, when the
+        message left more than one open, the others under ``further``; None when the policy should not
+        predict (see the module docstring)."""
         events = list(tracker.events)
         latest = next((i for i in range(len(events) - 1, -1, -1) if isinstance(events[i], UserUttered)), None)
         if latest is None or tracker.active_loop_name or tracker.is_paused() or self._handoff_active(tracker):
             return None
         since = events[latest + 1 :]
-        actions = [e.action_name for e in since
-                   if isinstance(e, ActionExecuted) and e.action_name and e.action_name != ACTION_LISTEN_NAME]
+        actions = [
+            e.action_name
+            for e in since
+            if isinstance(e, ActionExecuted) and e.action_name and e.action_name != ACTION_LISTEN_NAME
+        ]
         if not actions or actions[-1] in domain.form_names:
             return None
         never = {self.config["answer_action"], *self.config["never_after_actions"]}
@@ -212,7 +227,7 @@ class OtherClausePolicy(ConfigOnlyPolicy):
             return None
         parse_data = events[latest].parse_data or {}
         intent = (parse_data.get(INTENT) or {}).get(INTENT_NAME_KEY)
-        clause = unanswered_clause(
+        open_clauses = unanswered_clauses(
             parse_data.get(CLAUSES_KEY),
             intent,
             ignored=self.config["ignored_clause_intents"],
@@ -220,10 +235,14 @@ class OtherClausePolicy(ConfigOnlyPolicy):
             min_confidence=float(self.config["min_clause_confidence"]),
             ignored_message_intents=self.config["ignored_message_intents"],
         )
-        if clause is None:
+        if not open_clauses:
             return None
-        clause["entities"] = entities_in(clause, parse_data.get(ENTITIES) or [])
-        return clause
+        for clause in open_clauses:
+            clause["entities"] = entities_in(clause, parse_data.get(ENTITIES) or [])
+        first, further = open_clauses[0], open_clauses[1:]
+        if further:
+            first[FURTHER_KEY] = further
+        return first
 
     def _handoff_active(self, tracker: DialogueStateTracker) -> bool:
         slot = self.config["handoff_active_slot"]

@@ -1,5 +1,6 @@
 """The end-of-chat survey: when it is asked, how ratings and comments are stored, and that the report
 reads them."""
+
 from __future__ import annotations
 
 import pytest
@@ -49,8 +50,13 @@ def test_the_rating_is_asked_once_a_task_is_done(domain, intent):
 
 
 @pytest.mark.parametrize(
-    "slots", [{}, {"task_completed": False}, {"task_completed": True, "csat_asked": True},
-              {"task_completed": True, "handoff_active": True}],
+    "slots",
+    [
+        {},
+        {"task_completed": False},
+        {"task_completed": True, "csat_asked": True},
+        {"task_completed": True, "handoff_active": True},
+    ],
     ids=["nothing-done", "not-done", "already-asked", "with-a-person"],
 )
 @pytest.mark.parametrize("intent, usual", [("thank", "utter_welcome"), ("goodbye", "utter_goodbye")])
@@ -72,9 +78,23 @@ def test_the_question_has_five_rating_buttons_and_a_text_fallback(domain):
 # ------------------------------------------------------------------------------------------ scores
 @pytest.mark.parametrize(
     "value, score",
-    [(4, 4), ("5", 5), ("4 stars", 4), ("I'd say four", 4), ("3 out of 5", 3), ("4/5", 4), ("five", 5),
-     ("10", None), ("4.5", None), ("great", None), ("3 or 4", None), ("0", None), (True, None), (None, None),
-     ("", None)],
+    [
+        (4, 4),
+        ("5", 5),
+        ("4 stars", 4),
+        ("I'd say four", 4),
+        ("3 out of 5", 3),
+        ("4/5", 4),
+        ("five", 5),
+        ("10", None),
+        ("4.5", None),
+        ("great", None),
+        ("3 or 4", None),
+        ("0", None),
+        (True, None),
+        (None, None),
+        ("", None),
+    ],
 )
 def test_parse_score(value, score):
     assert parse_score(value) == score
@@ -118,8 +138,9 @@ def test_rating_again_replaces_the_first_rating(fresh_db, domain):
 
 def test_the_comment_is_added_to_the_rating(fresh_db, domain):
     _, slots = rate(domain, text="/rate", entities=_button(3), csat_asked=True)
-    tracker = make_tracker(slots=slots, text="the tracking page  was confusing", intent="give_feedback",
-                           sender_id=SENDER)
+    tracker = make_tracker(
+        slots=slots, text="the tracking page  was confusing", intent="give_feedback", sender_id=SENDER
+    )
     messages, events = run_action(ActionRecordCsatComment(), tracker, domain)
     assert responses(messages) == ["utter_csat_thanks"] and events == []
     assert [(r.rating, r.text) for r in _feedback_rows(fresh_db)] == [(3, "the tracking page was confusing")]
@@ -134,6 +155,101 @@ def test_no_comment_closes_the_survey(fresh_db, domain, intent):
     assert [(r.rating, r.text) for r in _feedback_rows(fresh_db)] == [(5, "")]
 
 
+def after_comment_question(slots, text, intent, asked_for_text=False):
+    """The shopper's message after the rating's comment question (or, ``asked_for_text``, after the bot
+    asked them to type the comment), with the turn before it as Rasa records it."""
+    tracker = make_tracker(slots=slots, text=text, intent=intent, sender_id=SENDER)
+    previous = (
+        [
+            {"event": "action", "name": "action_record_csat_comment"},
+            {
+                "event": "bot",
+                "text": "Great, please type ...",
+                "metadata": {"utter_action": "utter_ask_csat_comment_text"},
+            },
+        ]
+        if asked_for_text
+        else [
+            {"event": "action", "name": "action_record_csat"},
+            {
+                "event": "bot",
+                "text": "Thank you for rating us! ...",
+                "metadata": {"utter_action": "utter_ask_csat_comment"},
+            },
+        ]
+    )
+    tracker.events[:0] = [
+        {"event": "user", "text": "/rate", "parse_data": {"intent": {"name": "rate"}}},
+        *previous,
+        {"event": "action", "name": "action_listen"},
+    ]
+    return tracker
+
+
+@pytest.mark.parametrize("yes", ["yes", "sure!", "ok", "Yes please", "yeah I do"])
+def test_yes_to_the_comment_question_asks_for_the_comment_then_stores_it(fresh_db, domain, yes):
+    """A bare yes is no comment: the bot asks the shopper to type it, and the next message is stored as
+    the comment of the same rating (before: "Okay! Let me know what you'd like to do next.")."""
+    _, slots = rate(domain, text="/rate", entities=_button(4), csat_asked=True)
+    messages, events = run_action(
+        ActionRecordCsatComment(), after_comment_question(slots, yes, "affirm"), domain
+    )
+    assert responses(messages) == ["utter_ask_csat_comment_text"] and events == []
+    assert "type your comment" in domain["responses"]["utter_ask_csat_comment_text"][0]["text"]
+    assert [(r.rating, r.text) for r in _feedback_rows(fresh_db)] == [(4, "")]  # "yes" is not stored
+
+    comment = after_comment_question(
+        slots, "the tracking page could link to the carrier", "give_feedback", asked_for_text=True
+    )
+    messages, events = run_action(ActionRecordCsatComment(), comment, domain)
+    assert responses(messages) == ["utter_csat_thanks"] and events == []
+    assert [(r.rating, r.text) for r in _feedback_rows(fresh_db)] == [
+        (4, "the tracking page could link to the carrier")
+    ]
+
+
+def test_no_after_the_request_for_the_comment_closes_the_survey(fresh_db, domain):
+    _, slots = rate(domain, text="/rate", entities=_button(5), csat_asked=True)
+    tracker = after_comment_question(slots, "no, never mind", "deny", asked_for_text=True)
+    messages, _ = run_action(ActionRecordCsatComment(), tracker, domain)
+    assert responses(messages) == ["utter_csat_closed"]
+    assert [(r.rating, r.text) for r in _feedback_rows(fresh_db)] == [(5, "")]
+
+
+def test_a_yes_that_says_something_is_the_comment(fresh_db, domain):
+    _, slots = rate(domain, text="/rate", entities=_button(3), csat_asked=True)
+    tracker = after_comment_question(slots, "yes, the sizes run small", "affirm")
+    messages, _ = run_action(ActionRecordCsatComment(), tracker, domain)
+    assert responses(messages) == ["utter_csat_thanks"]
+    assert [(r.rating, r.text) for r in _feedback_rows(fresh_db)] == [(3, "yes, the sizes run small")]
+
+
+@pytest.mark.parametrize(
+    "intent, usual",
+    [
+        ("give_feedback", "action_record_feedback"),
+        ("deny", "action_handle_confirmation"),
+        ("affirm", "action_handle_confirmation"),
+    ],
+)
+def test_after_the_survey_ended_the_message_is_handled_as_usual(fresh_db, domain, intent, usual):
+    """The comment was stored (or the survey closed): a later message is no comment of that rating."""
+    _, slots = rate(domain, text="/rate", entities=_button(2), csat_asked=True)
+    tracker = after_comment_question(slots, "also, the site is slow", intent)
+    tracker.events[1:3] = [
+        {"event": "action", "name": "action_record_csat_comment"},
+        {
+            "event": "bot",
+            "text": "Thanks, I've passed ...",
+            "metadata": {"utter_action": "utter_csat_thanks"},
+        },
+    ]
+    messages, events = run_action(ActionRecordCsatComment(), tracker, domain)
+    assert messages == []
+    assert events == [{"event": "followup", "name": usual, "timestamp": None}]
+    assert [(r.rating, r.text) for r in _feedback_rows(fresh_db)] == [(2, "")]
+
+
 def test_a_comment_never_edits_another_conversations_feedback(fresh_db, domain):
     _, slots = rate(domain, text="/rate", entities=_button(1), csat_asked=True)
     tracker = make_tracker(slots=slots, text="I was hacked", intent="give_feedback", sender_id="someone-else")
@@ -143,8 +259,12 @@ def test_a_comment_never_edits_another_conversations_feedback(fresh_db, domain):
 
 @pytest.mark.parametrize(
     "intent, usual",
-    [("give_feedback", "action_record_feedback"), ("complaint", "utter_complaint"),
-     ("nlu_fallback", "action_answer_from_knowledge"), ("deny", "action_handle_confirmation")],
+    [
+        ("give_feedback", "action_record_feedback"),
+        ("complaint", "utter_complaint"),
+        ("nlu_fallback", "action_answer_from_knowledge"),
+        ("deny", "action_handle_confirmation"),
+    ],
 )
 def test_without_a_stored_rating_the_message_is_handled_as_usual(fresh_db, domain, intent, usual):
     tracker = make_tracker(text="whatever", intent=intent, sender_id=SENDER)
@@ -190,8 +310,9 @@ def test_a_refused_return_or_a_pending_cancellation_does_not(shop_db, domain):
 def test_feedback_with_a_number_answers_an_open_survey(fresh_db, domain):
     from actions.feedback import ActionRecordFeedback
 
-    tracker = make_tracker(slots={"csat_asked": True}, text="5 stars, great shop", intent="give_feedback",
-                           sender_id=SENDER)
+    tracker = make_tracker(
+        slots={"csat_asked": True}, text="5 stars, great shop", intent="give_feedback", sender_id=SENDER
+    )
     messages, events = run_action(ActionRecordFeedback(), tracker, domain)
     assert responses(messages) == ["utter_feedback_thanks"]
     assert slot_events(events)["csat_feedback_id"]
@@ -209,7 +330,7 @@ def test_feedback_without_an_open_survey_carries_no_rating(fresh_db, domain):
 
 @pytest.mark.parametrize("text", ["thanks, bye", "cheers, have a nice day!", "thank you, see you"])
 def test_thanks_that_take_leave_end_the_chat(domain, text):
-    """"thanks, bye" is read as thanks; it still says goodbye instead of asking "Anything else?"."""
+    """ "thanks, bye" is read as thanks; it still says goodbye instead of asking "Anything else?"."""
     messages, _ = run_action(ActionOfferCsat(), make_tracker(text=text, intent="thank"), domain)
     assert "utter_welcome" not in responses(messages)
     assert responses(messages)

@@ -2,6 +2,7 @@
 scripted bot: type a message, see the answer and its quick-reply buttons, click one and see its payload
 sent, receive an agent's pushed reply (labelled and styled as a person's, not the bot's), see a product
 list once, and keep the conversation across a reload. Markup in any text stays text."""
+
 from __future__ import annotations
 
 from typing import Any, List
@@ -33,7 +34,9 @@ def bubbles(browser: Any, kind: str) -> List[str]:
     return browser.execute_script(
         "return [...document.querySelectorAll('#messages .msg-' + arguments[0])].map(node => {"
         "  const first = [...node.childNodes].find(n => !(n.classList && n.classList.contains('msg-from')));"
-        "  return first ? first.textContent : ''; });", kind)
+        "  return first ? first.textContent : ''; });",
+        kind,
+    )
 
 
 def labels(browser: Any) -> List[str]:
@@ -59,7 +62,9 @@ def test_shopper_chats_clicks_a_quick_reply_and_gets_an_agents_reply(browser, ch
     assert received.sender_id == sender and len(sender) == 32
     buttons = browser.find_elements(By.CSS_SELECTOR, ".quick-replies button")
     assert [(b.text, b.get_attribute("data-payload")) for b in buttons] == [
-        ("Track my order", "/order_status"), ("Talk to a person", "/request_human")]
+        ("Track my order", "/order_status"),
+        ("Talk to a person", "/request_human"),
+    ]
 
     # Links and images only with http(s) URLs; the javascript: ones are dropped.
     link = browser.find_element(By.CSS_SELECTOR, "#messages a")
@@ -69,7 +74,8 @@ def test_shopper_chats_clicks_a_quick_reply_and_gets_an_agents_reply(browser, ch
     assert images == ["https://shop.example/img/returns.png"]
     assert "javascript:" not in browser.execute_script(
         "return [...document.querySelectorAll('#messages [href], #messages [src]')]"
-        ".map(n => n.getAttribute('href') || n.getAttribute('src')).join(' ')")
+        ".map(n => n.getAttribute('href') || n.getAttribute('src')).join(' ')"
+    )
     assert "Unsafe media is dropped." in bubbles(browser, "bot")
 
     # A quick reply sends its payload and shows its title.
@@ -77,8 +83,11 @@ def test_shopper_chats_clicks_a_quick_reply_and_gets_an_agents_reply(browser, ch
     wait_until(browser, lambda d: len(chat.agent.messages) == 2, "the button's payload never arrived")
     assert chat.agent.messages[1].text == "/request_human"
     assert chat.agent.messages[1].sender_id == sender
-    wait_until(browser, lambda d: "Connecting you to a person from our team." in bubbles(d, "bot"),
-               "no answer to the button")
+    wait_until(
+        browser,
+        lambda d: "Connecting you to a person from our team." in bubbles(d, "bot"),
+        "no answer to the button",
+    )
     assert bubbles(browser, "user") == [ATTACK, "Talk to a person"]
     assert all(b.get_attribute("disabled") is not None for b in buttons)
 
@@ -88,17 +97,25 @@ def test_shopper_chats_clicks_a_quick_reply_and_gets_an_agents_reply(browser, ch
     background.run(chat.agent.console_reply(sender, agent_text))
     wait_until(browser, lambda d: agent_text in bubbles(d, "agent"), "the pushed reply never showed")
     assert agent_text not in bubbles(browser, "bot")
-    assert labels(browser) == ["Alice (agent)"]
+    assert labels(browser) == ["Support agent"]  # alice has no display name: never her login
+    background.run(chat.agent.console_reply(sender, "Dana will take it from here.", "Dana from support"))
+    wait_until(
+        browser,
+        lambda d: "Dana will take it from here." in bubbles(d, "agent"),
+        "the second pushed reply never showed",
+    )
+    assert labels(browser) == ["Support agent", "Dana from support"]  # the configured display name
     assert browser.execute_script("return window.__pwned === undefined")
     assert browser.find_elements(By.CSS_SELECTOR, "#messages script") == []
-    style = ("return getComputedStyle(document.querySelector('#messages .msg-' + arguments[0]))"
-             ".backgroundColor;")
+    style = (
+        "return getComputedStyle(document.querySelector('#messages .msg-' + arguments[0])).backgroundColor;"
+    )
     assert browser.execute_script(style, "agent") != browser.execute_script(style, "bot")
 
     # A reload keeps the conversation and the sender id.
     browser.refresh()
     wait_until(browser, lambda d: agent_text in bubbles(d, "agent"), "the conversation was not restored")
-    assert labels(browser) == ["Alice (agent)"]
+    assert labels(browser) == ["Support agent", "Dana from support"]
     assert bubbles(browser, "user") == [ATTACK, "Talk to a person"]
     assert browser.execute_script("return localStorage.getItem('shopassist.webchat.sender')") == sender
 
@@ -159,7 +176,8 @@ def test_a_product_list_is_shown_once_each_line_its_own_button(browser, chat):
     choices = answer.find_elements(By.CSS_SELECTOR, ".list-choice")
     assert [(c.text, c.get_attribute("data-payload")) for c in choices] == [
         (f"{name} ({brand}), {price}", button["payload"])
-        for (name, brand, price), button in zip(PRODUCTS, PRODUCT_LIST["buttons"], strict=True)]
+        for (name, brand, price), button in zip(PRODUCTS, PRODUCT_LIST["buttons"], strict=True)
+    ]
     assert answer.find_elements(By.CSS_SELECTOR, ".quick-replies") == []
 
     # A product's button asks for it like the button the bot sent, and shows the product's name.
@@ -171,8 +189,11 @@ def test_a_product_list_is_shown_once_each_line_its_own_button(browser, chat):
 
     # After a reload the list is still shown once.
     browser.refresh()
-    wait_until(browser, lambda d: any(t.startswith(intro) for t in bubbles(d, "bot")),
-               "the conversation was not restored")
+    wait_until(
+        browser,
+        lambda d: any(t.startswith(intro) for t in bubbles(d, "bot")),
+        "the conversation was not restored",
+    )
     choice = browser.find_element(By.CSS_SELECTOR, "#messages .msg-bot .list-choice")
     assert choice.find_element(By.XPATH, "..").text.count("Trail Jacket Pro") == 1
     assert [m for m in page_errors(browser) if "shop.example" not in m] == []  # the offline image only

@@ -1,5 +1,6 @@
 """The terminal chat of `make demo` (channels/console.py): numbered buttons, typed text always sent as typed,
 no deprecation warnings before the prompt. No trained model needed: the bot is a stand-in."""
+
 from __future__ import annotations
 
 import ast
@@ -81,8 +82,65 @@ def test_a_number_sends_the_payload_of_that_button() -> None:
 def test_numbers_count_the_buttons_of_the_whole_reply() -> None:
     received, shown = play(["hoodie details", " 1 "], {"hoodie details": [DETAILS, SUGGESTIONS]})
     assert received[-1] == '/product_info{"product": "Larkspur Zip Hoodie"}'
-    assert shown == [DETAILS["text"], SUGGESTIONS["text"], "  1. Larkspur Zip Hoodie", "  2. Trail Sock",
-                     console.BUTTON_HINT]
+    assert shown == [
+        DETAILS["text"],
+        SUGGESTIONS["text"],
+        "  1. Larkspur Zip Hoodie",
+        "  2. Trail Sock",
+        console.BUTTON_HINT,
+    ]
+
+
+def product_list(names: List[str], brand: str = "Northwind") -> Dict[str, Any]:
+    """A recommendation as actions/products.py sends it: the list in the text, a button per product."""
+    from types import SimpleNamespace
+
+    from actions.products import format_products, product_buttons
+
+    products = [SimpleNamespace(name=name, brand=brand, price=89.9 + i) for i, name in enumerate(names)]
+    return {
+        "text": "These are popular jackets right now:\n" + format_products(products),
+        "buttons": product_buttons(products),
+    }
+
+
+def test_a_product_list_is_shown_once_with_its_numbers_in_place() -> None:
+    """Each product was printed as a list line and again as a numbered button; now the list line is the
+    button. "Trail Jacket Pro" comes after "Trail Jacket" and is still its own product."""
+    reply = product_list(["Trail Jacket Pro", "Trail Jacket", "Harbor Hoodie"])
+    received, shown = play(["show me jackets", "2"], {"show me jackets": [reply]})
+    assert shown == [
+        "These are popular jackets right now:",
+        "  1. Trail Jacket Pro (Northwind), $89.90",
+        "  2. Trail Jacket (Northwind), $90.90",
+        "  3. Harbor Hoodie (Northwind), $91.90",
+        console.BUTTON_HINT,
+    ]
+    assert sum("Trail Jacket Pro" in line for line in shown) == 1
+    assert received[-1] == '/product_info{"product": "Trail Jacket"}'
+
+
+def test_numbers_in_place_count_across_the_messages_and_other_buttons_still_show() -> None:
+    reply = product_list(["Larkspur Zip Hoodie", "Trail Sock"])
+    reply["text"] += "\nFree delivery over $50."
+    reply["buttons"].append({"title": "More like these", "payload": "/recommend_product"})
+    assert console.render_turn([CATEGORY_QUESTION, reply]) == [
+        "What are you looking for?",
+        "  1. Shoes",
+        "  2. Jackets",
+        "These are popular jackets right now:",
+        "  3. Larkspur Zip Hoodie (Northwind), $89.90",
+        "  4. Trail Sock (Northwind), $90.90",
+        "Free delivery over $50.",
+        "  5. More like these",
+        console.BUTTON_HINT,
+    ]
+    # a list line naming no button, or only the start of a longer word, stays text
+    other = {
+        "text": "- Trailpeak rain jacket, $99.00\n- Harbor Hoodie, $39.00",
+        "buttons": [{"title": "Trail", "payload": "/x"}],
+    }
+    assert console.render_reply(other) == [other["text"], "  1. Trail"]
 
 
 def test_a_reply_without_buttons_has_no_hint() -> None:
@@ -118,14 +176,18 @@ def test_an_unreachable_bot_does_not_end_the_chat() -> None:
 
 def test_install_replaces_what_rasa_shell_runs(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(rasa_console, "record_messages", rasa_console.record_messages)
-    monkeypatch.setattr(rasa.__main__, "configure_logging_and_warnings",
-                        rasa.__main__.configure_logging_and_warnings)
+    monkeypatch.setattr(
+        rasa.__main__, "configure_logging_and_warnings", rasa.__main__.configure_logging_and_warnings
+    )
     console.install()
     assert rasa.core.run.console.record_messages is console.record_messages
     # the seam: rasa.core.run starts the cmdline chat through the module attribute, with these arguments
     tree = ast.parse(textwrap.dedent(inspect.getsource(rasa.core.run.configure_app)))
-    calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call)
-             and ast.unparse(node.func) == "console.record_messages"]
+    calls = [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and ast.unparse(node.func) == "console.record_messages"
+    ]
     assert len(calls) == 1, "rasa.core.run no longer calls console.record_messages"
     inspect.signature(console.record_messages).bind(
         *calls[0].args, **{keyword.arg: None for keyword in calls[0].keywords}
@@ -156,11 +218,22 @@ print("started")
 def test_no_deprecation_warnings_before_the_prompt(tmp_path: Path) -> None:
     # Sanic's import-time filterwarnings("once", DeprecationWarning) and Rasa's ("once", UserWarning), which
     # pyparsing's deprecation warnings match, used to override PYTHONWARNINGS.
-    env = {**os.environ, "PYTHONWARNINGS": "ignore::DeprecationWarning", "TF_CPP_MIN_LOG_LEVEL": "2",
-           "PYTHONPATH": str(REPO_ROOT)}
+    env = {
+        **os.environ,
+        "PYTHONWARNINGS": "ignore::DeprecationWarning",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "PYTHONPATH": str(REPO_ROOT),
+    }
     # an empty working folder: no `models/` for Rasa to fall back on; no input: a chat would end at once
-    done = subprocess.run([sys.executable, "-c", DEMO_START], cwd=tmp_path, env=env, capture_output=True,
-                          stdin=subprocess.DEVNULL, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", DEMO_START],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        timeout=300,
+    )
     assert "no-such-model.tar.gz" in done.stdout  # it got as far as Rasa's model check
     assert "started" in done.stdout, done.stderr
     assert "Warning" not in done.stderr, done.stderr

@@ -1,5 +1,6 @@
 """The web chat channel over HTTP on loopback: the page and its assets, the message endpoint (Rasa's REST
 format, input checks), and the polling endpoint through which an agent's replies reach the page."""
+
 from __future__ import annotations
 
 import asyncio
@@ -76,9 +77,15 @@ def test_a_message_reaches_the_bot_and_its_answers_come_back():
         assert status == 200
         (message,) = chat.agent.messages
         assert (message.text, message.sender_id, message.input_channel) == (
-            "where is my order?", SENDER, "webchat")
-        assert answers[0] == {"recipient_id": SENDER, "text": "You said: where is my order?",
-                              "buttons": BUTTONS}
+            "where is my order?",
+            SENDER,
+            "webchat",
+        )
+        assert answers[0] == {
+            "recipient_id": SENDER,
+            "text": "You said: where is my order?",
+            "buttons": BUTTONS,
+        }
         # Rasa's output channel sends a response's text, image and attachment as separate messages.
         assert {"recipient_id": SENDER, "image": "https://shop.example/img/returns.png"} in answers
         assert len(answers) == 6
@@ -89,16 +96,19 @@ def test_a_message_reaches_the_bot_and_its_answers_come_back():
     with_webchat(scenario)
 
 
-@pytest.mark.parametrize("body, complaint", [
-    ({"message": "hi"}, "'sender'"),
-    ({"sender": "short", "message": "hi"}, "'sender'"),
-    ({"sender": SENDER + "<script>", "message": "hi"}, "'sender'"),
-    ({"sender": SENDER}, "'message' must be a string"),
-    ({"sender": SENDER, "message": 42}, "'message' must be a string"),
-    ({"sender": SENDER, "message": " \u0000\u200b\t "}, "'message' is empty"),
-    ({"sender": SENDER, "message": "x" * 41}, "longer than 40"),
-    (["not", "an", "object"], "JSON object"),
-])
+@pytest.mark.parametrize(
+    "body, complaint",
+    [
+        ({"message": "hi"}, "'sender'"),
+        ({"sender": "short", "message": "hi"}, "'sender'"),
+        ({"sender": SENDER + "<script>", "message": "hi"}, "'sender'"),
+        ({"sender": SENDER}, "'message' must be a string"),
+        ({"sender": SENDER, "message": 42}, "'message' must be a string"),
+        ({"sender": SENDER, "message": " \u0000\u200b\t "}, "'message' is empty"),
+        ({"sender": SENDER, "message": "x" * 41}, "longer than 40"),
+        (["not", "an", "object"], "JSON object"),
+    ],
+)
 def test_malformed_messages_get_400_and_never_reach_the_bot(body, complaint):
     async def scenario(chat: Served) -> None:
         status, data = await chat.post(body)
@@ -140,8 +150,11 @@ def test_agent_replies_reach_the_page_by_polling_and_bot_answers_do_not_repeat()
         await chat.agent.console_reply(SENDER, "Hi, Alice from the shop here.")
         await chat.agent.console_reply(SENDER, "Did that help?", buttons=yes)
         status, second = await chat.poll(SENDER, str(first["cursor"]))
-        assert second["messages"] == [{"text": "Hi, Alice from the shop here.", "agent": "alice"},
-                                      {"text": "Did that help?", "buttons": yes, "agent": "alice"}]
+        # alice's login is never shown: without a display name her replies read "Support agent"
+        assert second["messages"] == [
+            {"text": "Hi, Alice from the shop here.", "agent": "Support agent"},
+            {"text": "Did that help?", "buttons": yes, "agent": "Support agent"},
+        ]
         assert second["cursor"] > first["cursor"]
         assert (await chat.poll(SENDER, str(second["cursor"])))[1]["messages"] == []
         # The bot's own answers (already in the webhook's answer) never come again, whatever the cursor.
@@ -159,17 +172,20 @@ def test_a_first_poll_finds_a_reply_sent_before_it():
         await chat.agent.console_reply(SENDER, "Alice here, already on it.")
         status, data = await chat.poll(SENDER)
         assert status == 200
-        assert data["messages"] == [{"text": "Alice here, already on it.", "agent": "alice"}]
+        assert data["messages"] == [{"text": "Alice here, already on it.", "agent": "Support agent"}]
 
     with_webchat(scenario)
 
 
-@pytest.mark.parametrize("sender, after, complaint", [
-    ("../etc/passwd", None, "'sender'"),
-    (SENDER, "yesterday", "'after'"),
-    (SENDER, "nan", "'after'"),
-    (SENDER, "inf", "'after'"),
-])
+@pytest.mark.parametrize(
+    "sender, after, complaint",
+    [
+        ("../etc/passwd", None, "'sender'"),
+        (SENDER, "yesterday", "'after'"),
+        (SENDER, "nan", "'after'"),
+        (SENDER, "inf", "'after'"),
+    ],
+)
 def test_bad_polls_get_400(sender, after, complaint):
     async def scenario(chat: Served) -> None:
         status, data = await chat.poll(sender, after)
@@ -194,43 +210,75 @@ def test_stored_bot_messages_are_sent_as_the_rest_channel_sends_them():
     image = "https://shop.example/parcel.png"
     events = [
         UserUttered("where is it?", timestamp=10.0),
-        BotUttered("Here:", {"image": image, "attachment": image},
-                   metadata={"console": "reply", "agent": "alice"}, timestamp=11.0),
+        BotUttered(
+            "Here:",
+            {"image": image, "attachment": image},
+            metadata={"console": "reply", "agent": "alice"},
+            timestamp=11.0,
+        ),
         BotUttered("from the bot", {"buttons": []}, metadata={"utter_action": "utter_x"}, timestamp=12.0),
     ]
-    here = {"text": "Here:", "image": image, "agent": "alice"}
+    here = {"text": "Here:", "image": image, "agent": "Support agent"}
     assert agent_messages(events, 0.0) == {"messages": [here], "cursor": 12.0}
     assert agent_messages(events, 11.0) == {"messages": [], "cursor": 12.0}
     assert agent_messages(events, None)["messages"] == [here]
 
 
 def test_an_agents_reply_says_who_wrote_it_and_the_bots_hand_back_does_not():
-    """The page tells a person's reply from the bot's by ``agent``; nothing else of the metadata leaves."""
+    """The page tells a person's reply from the bot's by ``agent``: the agent's display name, else "Support
+    agent", never the login name; nothing else of the metadata leaves."""
     events = [
         UserUttered("I want a human", timestamp=10.0),
-        BotUttered("Sam here, let me look.",
-                   metadata={"console": "reply", "agent": " sam ", "handoff_ticket": 7}, timestamp=11.0),
-        BotUttered("I'm back! How can I help?", metadata={"console": "handback", "handoff_ticket": 7,
-                                                           "handed_back_by": "sam"}, timestamp=12.0),
+        BotUttered(
+            "Sam here, let me look.",
+            metadata={
+                "console": "reply",
+                "agent": " sam ",
+                "agent_display_name": " Sam from support ",
+                "handoff_ticket": 7,
+            },
+            timestamp=11.0,
+        ),
+        BotUttered(
+            "One moment.",
+            metadata={"console": "reply", "agent": "sam.k@shop", "handoff_ticket": 7},
+            timestamp=11.5,
+        ),
+        BotUttered(
+            "I'm back! How can I help?",
+            metadata={"console": "handback", "handoff_ticket": 7, "handed_back_by": "sam"},
+            timestamp=12.0,
+        ),
         BotUttered("odd", metadata={"console": "reply", "agent": ["not", "a", "name"]}, timestamp=13.0),
     ]
-    assert agent_messages(events, 0.0)["messages"] == [
-        {"text": "Sam here, let me look.", "agent": "sam"},
+    messages = agent_messages(events, 0.0)["messages"]
+    assert messages == [
+        {"text": "Sam here, let me look.", "agent": "Sam from support"},
+        {"text": "One moment.", "agent": "Support agent"},  # no display name: the neutral one
         {"text": "I'm back! How can I help?"},
         {"text": "odd"},
     ]
-    long_name = BotUttered("hi", metadata={"console": "reply", "agent": "x" * 100}, timestamp=1.0)
-    assert webchat.bot_message(long_name)["agent"] == "x" * webchat.MAX_AGENT_NAME
+    long_name = BotUttered(
+        "hi", metadata={"console": "reply", "agent": "x", "agent_display_name": "y" * 100}, timestamp=1.0
+    )
+    assert webchat.bot_message(long_name)["agent"] == "y" * webchat.MAX_AGENT_NAME
 
 
 def test_credentials_options_and_their_checks():
     default = WebChatInput.from_credentials(None)
     assert (default.title, default.frame_ancestors, default.max_message_length) == (
-        "ShopAssist", "'self'", 1000)
-    custom = WebChatInput.from_credentials({"title": "Help", "frame_ancestors": "https://shop.example",
-                                            "max_message_length": 300})
+        "ShopAssist",
+        "'self'",
+        1000,
+    )
+    custom = WebChatInput.from_credentials(
+        {"title": "Help", "frame_ancestors": "https://shop.example", "max_message_length": 300}
+    )
     assert (custom.title, custom.frame_ancestors, custom.max_message_length) == (
-        "Help", "https://shop.example", 300)
+        "Help",
+        "https://shop.example",
+        300,
+    )
     with pytest.raises(ValueError, match="frame_ancestors"):
         WebChatInput(frame_ancestors="'self'; script-src *")
     with pytest.raises(ValueError, match="max_message_length"):

@@ -1,6 +1,7 @@
 """A stand-in for Rasa's agent behind the web chat channel: the channel's routes mounted the way
 ``rasa run`` mounts them (``rasa.core.channels.channel.register``), with a scripted bot instead of a model
 (loading the real one takes 30-60 s)."""
+
 from __future__ import annotations
 
 import json
@@ -21,13 +22,17 @@ BUTTONS = [
 ]
 #: A product search answer as actions/products.py sends it: the list in the text and a button per product
 #: (one name starts with another: each line must become its own product's button).
-PRODUCTS = [("Trail Jacket", "Northwind", "$89.90"), ("Trail Jacket Pro", "Northwind", "$129.00"),
-            ("Harbor Hoodie", "Saltmarsh", "$39.90")]
+PRODUCTS = [
+    ("Trail Jacket", "Northwind", "$89.90"),
+    ("Trail Jacket Pro", "Northwind", "$129.00"),
+    ("Harbor Hoodie", "Saltmarsh", "$39.90"),
+]
 PRODUCT_LIST = {
     "text": "I found 3 matching jackets. Here are the top ones:\n"
-            + "\n".join(f"- {name} ({brand}), {price}" for name, brand, price in PRODUCTS),
-    "buttons": [{"title": name, "payload": "/product_info" + json.dumps({"product": name})}
-                for name, _, _ in PRODUCTS],
+    + "\n".join(f"- {name} ({brand}), {price}" for name, brand, price in PRODUCTS),
+    "buttons": [
+        {"title": name, "payload": "/product_info" + json.dumps({"product": name})} for name, _, _ in PRODUCTS
+    ],
 }
 
 
@@ -50,11 +55,14 @@ class ScriptedAgent:
             tracker.update(BotUttered(sent.get("text"), {k: v for k, v in sent.items() if k != "text"}))
         await self.tracker_store.save(tracker)
 
-    async def console_reply(self, sender: str, text: str, **data: Any) -> None:
-        """What Rasa's HTTP API stores when the agent console appends a reply (console/app.py)."""
+    async def console_reply(self, sender: str, text: str, display_name: str = "", **data: Any) -> None:
+        """What Rasa's HTTP API stores when the agent console appends a reply (console/app.py): from the
+        agent with login alice, shown to the shopper as ``display_name`` when one is configured."""
         tracker = await self.tracker_store.get_or_create_tracker(sender)
-        tracker.update(BotUttered(text, data, metadata={"agent": "alice", "handoff_ticket": 1,
-                                                         "console": "reply"}))
+        metadata = {"agent": "alice", "handoff_ticket": 1, "console": "reply"}
+        if display_name:
+            metadata["agent_display_name"] = display_name
+        tracker.update(BotUttered(text, data, metadata=metadata))
         await self.tracker_store.save(tracker)
 
     async def _answer(self, message: UserMessage) -> None:
@@ -74,8 +82,14 @@ class ScriptedAgent:
         await out.send_response(sender, reply)
         returns = "Returns policy: https://shop.example/returns - any questions?"
         await out.send_response(sender, {"text": returns, "image": "https://shop.example/img/returns.png"})
-        await out.send_response(sender, {"text": "Unsafe media is dropped.", "image": "javascript:alert(1)",
-                                         "attachment": "javascript:alert(2)"})
+        await out.send_response(
+            sender,
+            {
+                "text": "Unsafe media is dropped.",
+                "image": "javascript:alert(1)",
+                "attachment": "javascript:alert(2)",
+            },
+        )
 
 
 def webchat_app(channel: WebChatInput, agent: ScriptedAgent) -> Sanic:

@@ -1,4 +1,5 @@
 """Console sign-in: password hashes, agent configuration, sessions, cookies, expiry and 401s."""
+
 from __future__ import annotations
 
 import io
@@ -8,7 +9,7 @@ import pytest
 
 from console import passwords
 from console.passwords import hash_password, verify_password
-from console.settings import ConsoleSettings, parse_agents
+from console.settings import DEFAULT_DISPLAY_NAME, ConsoleSettings, parse_agent_list, parse_agents
 from tests.console.conftest import AGENTS, PASSWORDS, console_running, run
 
 
@@ -40,12 +41,51 @@ def test_agents_from_env_and_file(tmp_path):
         parse_agents(f"bad name:{AGENTS['alice']}")
     agents_file = tmp_path / "agents.json"
     agents_file.write_text(json.dumps({"dora": AGENTS["alice"]}))
-    settings = ConsoleSettings.from_env({
-        "CONSOLE_AGENTS": f"alice:{AGENTS['alice']}", "CONSOLE_AGENTS_FILE": str(agents_file),
-        "RASA_URL": "http://rasa:5005/", "RASA_TOKEN": "t", "CONSOLE_COOKIE_SECURE": "true",
-    })
+    settings = ConsoleSettings.from_env(
+        {
+            "CONSOLE_AGENTS": f"alice:{AGENTS['alice']}",
+            "CONSOLE_AGENTS_FILE": str(agents_file),
+            "RASA_URL": "http://rasa:5005/",
+            "RASA_TOKEN": "t",
+            "CONSOLE_COOKIE_SECURE": "true",
+        }
+    )
     assert set(settings.agents) == {"alice", "dora"}
     assert settings.rasa_url == "http://rasa:5005" and settings.rasa_token == "t" and settings.cookie_secure
+
+
+def test_agents_may_have_a_display_name_for_shoppers(tmp_path):
+    """Shoppers see the name the team configured for an agent, else "Support agent"; never the login."""
+    spec = f"alice:{AGENTS['alice']}:Dana from support, bob:{AGENTS['bob']}"
+    assert parse_agent_list(spec) == (AGENTS, {"alice": "Dana from support"})
+    assert parse_agents(spec) == AGENTS
+    for bad in (f"alice:{AGENTS['alice']}:" + "x" * 41, f"alice:{AGENTS['alice']}:Dana\x07"):
+        with pytest.raises(ValueError, match="display name of console agent 'alice'"):
+            parse_agent_list(bad)
+    agents_file = tmp_path / "agents.json"
+    agents_file.write_text(
+        json.dumps(
+            {
+                "dora": {"password_hash": AGENTS["alice"], "display_name": " Dora "},
+                "erin": {"password_hash": AGENTS["bob"]},
+                "bob": AGENTS["bob"],
+            }
+        )
+    )
+    settings = ConsoleSettings.from_env({"CONSOLE_AGENTS": spec, "CONSOLE_AGENTS_FILE": str(agents_file)})
+    assert set(settings.agents) == {"alice", "bob", "dora", "erin"}
+    assert settings.agents["erin"] == AGENTS["bob"]
+    shown = {name: settings.display_name(name) for name in settings.agents}
+    assert shown == {
+        "alice": "Dana from support",
+        "bob": DEFAULT_DISPLAY_NAME,
+        "dora": "Dora",
+        "erin": DEFAULT_DISPLAY_NAME,
+    }
+    assert DEFAULT_DISPLAY_NAME == "Support agent"
+    agents_file.write_text(json.dumps({"dora": {"password_hash": AGENTS["alice"], "display_name": 7}}))
+    with pytest.raises(ValueError, match="display name of console agent 'dora'"):
+        ConsoleSettings.from_env({"CONSOLE_AGENTS_FILE": str(agents_file)})
 
 
 def test_sign_in_cookie_session_and_sign_out(db_url):
@@ -63,6 +103,7 @@ def test_sign_in_cookie_session_and_sign_out(db_url):
 
             status, session = await console.call("GET", "/api/session")
             assert status == 200 and session["agent"] == "alice" and session["expires_at"]
+            assert session["display_name"] == "Support agent"  # what shoppers see for alice (none configured)
             status, _ = await console.call("GET", "/api/tickets")
             assert status == 200
 
@@ -109,9 +150,13 @@ def test_everything_needs_a_session(db_url):
     async def scenario() -> None:
         async with console_running(db_url) as console:
             for method, path in [
-                ("GET", "/api/tickets"), ("GET", "/api/tickets/1"), ("POST", "/api/tickets/1/claim"),
-                ("GET", "/api/tickets/1/transcript"), ("POST", "/api/tickets/1/reply"),
-                ("POST", "/api/tickets/1/handback"), ("POST", "/api/tickets/1/close"),
+                ("GET", "/api/tickets"),
+                ("GET", "/api/tickets/1"),
+                ("POST", "/api/tickets/1/claim"),
+                ("GET", "/api/tickets/1/transcript"),
+                ("POST", "/api/tickets/1/reply"),
+                ("POST", "/api/tickets/1/handback"),
+                ("POST", "/api/tickets/1/close"),
                 ("GET", "/api/session"),
                 ("GET", "/somewhere/else"),  # "/" is the public sign-in page (tests/console/test_page.py)
             ]:
@@ -131,8 +176,11 @@ def test_posts_must_be_json(db_url):
             form = {"Content-Type": "application/x-www-form-urlencoded"}
             async with console.http.post(f"{console.url}/api/logout", data="x=1", headers=form) as resp:
                 assert resp.status == 415
-            async with console.http.post(f"{console.url}/api/tickets/1/reply", data="{not json",
-                                         headers={"Content-Type": "application/json"}) as resp:
+            async with console.http.post(
+                f"{console.url}/api/tickets/1/reply",
+                data="{not json",
+                headers={"Content-Type": "application/json"},
+            ) as resp:
                 assert resp.status == 400
 
     run(scenario())

@@ -1,5 +1,6 @@
 """Console ticket API: queue, claim, transcript, reply, hand-back and close against a stand-in Rasa HTTP
 API."""
+
 from __future__ import annotations
 
 from typing import Any, Dict
@@ -12,26 +13,39 @@ HOSTILE = "<img src=x onerror=alert(1)> where is my order?"
 
 
 def open_ticket(desk: HandoffDesk, sender: str = SHOPPER, **kwargs: Any) -> int:
-    values: Dict[str, Any] = dict(reason="anger_sustained", emotion="anger", summary=["I want a human"],
-                                  history=[{"intent": "request_human", "emotion": "anger", "at": None}])
+    values: Dict[str, Any] = dict(
+        reason="anger_sustained",
+        emotion="anger",
+        summary=["I want a human"],
+        history=[{"intent": "request_human", "emotion": "anger", "at": None}],
+    )
     values.update(kwargs)
     return desk.open_ticket(TicketRequest(sender, **values)).ticket.id
 
 
 def seed_tracker(console: Any, sender: str = SHOPPER) -> None:
-    console.rasa.tracker(sender).update({
-        "paused": True,
-        "latest_input_channel": "socketio",
-        "events": [
-            {"event": "session_started", "timestamp": 1700000000.0},
-            {"event": "user", "timestamp": 1700000001.0, "text": HOSTILE, "input_channel": "socketio",
-             "parse_data": {"intent": {"name": "order_status", "confidence": 0.9},
-                            "emotion": {"name": "anger", "confidence": 0.8}}},
-            {"event": "bot", "timestamp": 1700000002.0, "text": "Sorry to hear that!", "metadata": {}},
-            {"event": "action", "timestamp": 1700000003.0, "name": "action_handoff"},
-            {"event": "pause", "timestamp": 1700000004.0},
-        ],
-    })
+    console.rasa.tracker(sender).update(
+        {
+            "paused": True,
+            "latest_input_channel": "socketio",
+            "events": [
+                {"event": "session_started", "timestamp": 1700000000.0},
+                {
+                    "event": "user",
+                    "timestamp": 1700000001.0,
+                    "text": HOSTILE,
+                    "input_channel": "socketio",
+                    "parse_data": {
+                        "intent": {"name": "order_status", "confidence": 0.9},
+                        "emotion": {"name": "anger", "confidence": 0.8},
+                    },
+                },
+                {"event": "bot", "timestamp": 1700000002.0, "text": "Sorry to hear that!", "metadata": {}},
+                {"event": "action", "timestamp": 1700000003.0, "name": "action_handoff"},
+                {"event": "pause", "timestamp": 1700000004.0},
+            ],
+        }
+    )
 
 
 def test_queue_lists_waiting_and_active_tickets(db_url, desk):
@@ -112,15 +126,23 @@ def test_transcript_reply_handback_and_close(db_url, desk):
             call = console.rasa.calls[-1]
             assert call.method == "POST" and call.path == f"/conversations/{SHOPPER}/tracker/events"
             assert call.query == {
-                "output_channel": "latest", "execute_side_effects": "true", "token": RASA_TOKEN
+                "output_channel": "latest",
+                "execute_side_effects": "true",
+                "token": RASA_TOKEN,
             }
             [event] = call.body
             assert event["event"] == "bot" and event["text"] == reply
             assert event["metadata"]["agent"] == "alice" and event["metadata"]["handoff_ticket"] == ticket
+            # the shopper's channel shows the neutral name: alice has no display name configured
+            assert event["metadata"]["agent_display_name"] == "Support agent"
 
             status, data = await console.call("GET", f"/api/tickets/{ticket}/transcript")
-            assert data["events"][-1] == {"type": "agent", "text": reply, "agent": "alice",
-                                          "at": data["events"][-1]["at"]}
+            assert data["events"][-1] == {
+                "type": "agent",
+                "text": reply,
+                "agent": "alice",
+                "at": data["events"][-1]["at"],
+            }
 
             assert (await console.call("POST", f"/api/tickets/{ticket}/reply", {"text": "  "}))[0] == 400
             too_long = {"text": "x" * 2001}
@@ -130,8 +152,12 @@ def test_transcript_reply_handback_and_close(db_url, desk):
             assert status == 200 and data["ticket"]["status"] == "handed_back"
             events = console.rasa.calls[-1].body
             assert [e["event"] for e in events] == ["resume", "slot", "slot", "bot", "action"]
-            assert events[1] == {"event": "slot", "name": "handoff_active", "value": False,
-                                 "timestamp": events[1]["timestamp"]}
+            assert events[1] == {
+                "event": "slot",
+                "name": "handoff_active",
+                "value": False,
+                "timestamp": events[1]["timestamp"],
+            }
             assert events[2]["name"] == "handoff_reason" and events[2]["value"] is None
             assert "back with ShopAssist" in events[3]["text"]
             assert events[4]["name"] == "action_listen"  # the bot's turn ends: it listens again
@@ -139,8 +165,9 @@ def test_transcript_reply_handback_and_close(db_url, desk):
             assert (await console.call("POST", f"/api/tickets/{ticket}/reply", {"text": "hi"}))[0] == 409
 
             rasa_calls = len(console.rasa.calls)
-            status, data = await console.call("POST", f"/api/tickets/{ticket}/close",
-                                              {"resolution": "Parcel re-sent; tracking shared."})
+            status, data = await console.call(
+                "POST", f"/api/tickets/{ticket}/close", {"resolution": "Parcel re-sent; tracking shared."}
+            )
             assert status == 200 and data["resumed"] is False
             assert data["ticket"]["status"] == "closed"
             assert data["ticket"]["resolution"] == "Parcel re-sent; tracking shared."
@@ -165,8 +192,9 @@ def test_closing_a_held_conversation_resumes_the_bot(db_url, desk):
             posted = [e["event"] for e in console.rasa.posted_events("held")]
             assert posted == ["resume", "slot", "slot", "bot", "action"]
             # An after-hours ticket never paused the bot: closing it leaves the conversation alone.
-            status, data = await console.call("POST", f"/api/tickets/{after_hours}/close",
-                                              {"resolution": "Answered by e-mail."})
+            status, data = await console.call(
+                "POST", f"/api/tickets/{after_hours}/close", {"resolution": "Answered by e-mail."}
+            )
             assert status == 200 and data["resumed"] is False
             assert console.rasa.posted_events("evening") == []
 
@@ -221,5 +249,28 @@ def test_database_down_gives_503(db_url):
             await console.login()
             status, data = await console.call("GET", "/api/tickets")
             assert status == 503 and data["error"] == "database_unavailable"
+
+    run(scenario())
+
+
+def test_a_reply_carries_the_agents_configured_display_name(db_url, desk):
+    """The team configured "Dana from support" for alice: that is what the shopper's channel gets with the
+    reply; the login stays in the metadata for the team's transcript only."""
+    ticket = open_ticket(desk)
+
+    async def scenario() -> None:
+        async with console_running(
+            db_url, desk=desk, display_names={"alice": "Dana from support"}
+        ) as console:
+            seed_tracker(console)
+            await console.login()
+            await console.call("POST", f"/api/tickets/{ticket}/claim")
+            status, _ = await console.call("POST", f"/api/tickets/{ticket}/reply", {"text": "Hi, Dana here."})
+            assert status == 200
+            [event] = console.rasa.calls[-1].body
+            assert event["metadata"]["agent_display_name"] == "Dana from support"
+            assert event["metadata"]["agent"] == "alice"
+            status, session = await console.call("GET", "/api/session")
+            assert session["display_name"] == "Dana from support"
 
     run(scenario())

@@ -31,37 +31,54 @@ def real(tmp_path_factory: pytest.TempPathFactory) -> tuple:
         str(REPO / "config.yml"), str(REPO / "domain.yml"), [str(REPO / "data")]
     )
     domain = importer.get_domain()
-    trackers = TrainingDataGenerator(importer.get_stories(), domain, remove_duplicates=True,
-                                     augmentation_factor=0).generate()
+    trackers = TrainingDataGenerator(
+        importer.get_stories(), domain, remove_duplicates=True, augmentation_factor=0
+    ).generate()
     storage = LocalModelStorage(tmp_path_factory.mktemp("dialogue"))
     rules = RulePolicy.create(
-        {**RulePolicy.get_default_config(), "core_fallback_threshold": 0.3,
-         "core_fallback_action_name": "action_default_fallback", "enable_fallback_prediction": True},
-        storage, Resource("rules"), execution_context(),
+        {
+            **RulePolicy.get_default_config(),
+            "core_fallback_threshold": 0.3,
+            "core_fallback_action_name": "action_default_fallback",
+            "enable_fallback_prediction": True,
+        },
+        storage,
+        Resource("rules"),
+        execution_context(),
     )
     rules.train(trackers, domain)  # raises on contradicting rules
     policies: List[Policy] = [
         rules,
-        HandoffPolicy.create(HandoffPolicy.get_default_config(), storage, Resource("handoff"),
-                             execution_context()),
-        OtherClausePolicy.create(OtherClausePolicy.get_default_config(), storage, Resource("clause"),
-                                 execution_context()),
+        HandoffPolicy.create(
+            HandoffPolicy.get_default_config(), storage, Resource("handoff"), execution_context()
+        ),
+        OtherClausePolicy.create(
+            OtherClausePolicy.get_default_config(), storage, Resource("clause"), execution_context()
+        ),
     ]
     return domain, policies
 
 
-def message(text: str, intent: str, clauses: Sequence[Dict[str, Any]] = (),
-            entities: Optional[list] = None) -> UserUttered:
-    parse_data: Dict[str, Any] = {"text": text, "intent": {"name": intent, "confidence": 0.95},
-                                  "entities": entities or []}
+def message(
+    text: str, intent: str, clauses: Sequence[Dict[str, Any]] = (), entities: Optional[list] = None
+) -> UserUttered:
+    parse_data: Dict[str, Any] = {
+        "text": text,
+        "intent": {"name": intent, "confidence": 0.95},
+        "entities": entities or [],
+    }
     if clauses:
         parse_data["clauses"] = list(clauses)
     return UserUttered(text, parse_data["intent"], parse_data["entities"], parse_data)
 
 
 def clause(text: str, intent: str, start: int = 0) -> Dict[str, Any]:
-    return {"text": text, "start": start, "end": start + len(text),
-            "intent": {"name": intent, "confidence": 0.9}}
+    return {
+        "text": text,
+        "start": start,
+        "end": start + len(text),
+        "intent": {"name": intent, "confidence": 0.9},
+    }
 
 
 def next_actions(domain: Domain, policies: List[Policy], steps: List[Any], limit: int = 4) -> List[str]:
@@ -80,19 +97,29 @@ def next_actions(domain: Domain, policies: List[Policy], steps: List[Any], limit
     return picked
 
 
-SHIPPING = message("how long does shipping take and is it free?", "delivery_time",
-                   [clause("how long does shipping take", "delivery_time"),
-                    clause("is it free?", "delivery_options", 32)])
-ORDER = message("where is SA-100006 and can I still change what's in it?", "change_order",
-                [clause("where is SA-100006", "order_status"),
-                 clause("can I still change what's in it?", "change_order", 23)],
-                [{"entity": "order_id", "value": "SA-100006", "start": 9, "end": 18}])
+SHIPPING = message(
+    "how long does shipping take and is it free?",
+    "delivery_time",
+    [clause("how long does shipping take", "delivery_time"), clause("is it free?", "delivery_options", 32)],
+)
+ORDER = message(
+    "where is SA-100006 and can I still change what's in it?",
+    "change_order",
+    [
+        clause("where is SA-100006", "order_status"),
+        clause("can I still change what's in it?", "change_order", 23),
+    ],
+    [{"entity": "order_id", "value": "SA-100006", "start": 9, "end": 18}],
+)
 
 
 def test_both_questions_are_answered_then_the_bot_listens(real) -> None:
     domain, policies = real
     assert next_actions(domain, policies, [SHIPPING]) == [
-        "action_answer_policy_question", "action_answer_other_clause", ACTION_LISTEN_NAME]
+        "action_answer_policy_question",
+        "action_answer_other_clause",
+        ACTION_LISTEN_NAME,
+    ]
 
 
 def test_a_single_question_is_answered_once(real) -> None:
@@ -104,7 +131,10 @@ def test_a_single_question_is_answered_once(real) -> None:
 def test_the_offer_of_the_other_request_takes_the_shoppers_yes(real) -> None:
     domain, policies = real
     assert next_actions(domain, policies, [ORDER]) == [
-        "action_answer_policy_question", "action_answer_other_clause", ACTION_LISTEN_NAME]
+        "action_answer_policy_question",
+        "action_answer_other_clause",
+        ACTION_LISTEN_NAME,
+    ]
     offered = [ORDER, "action_answer_policy_question", "action_answer_other_clause"]
     yes = message("yes please", "affirm")
     assert next_actions(domain, policies, [*offered, yes], limit=1) == ["action_answer_other_clause"]
@@ -115,3 +145,27 @@ def test_an_order_request_that_starts_the_form_is_not_interrupted(real) -> None:
     as_status = message(ORDER.text, "order_status", ORDER.parse_data["clauses"], ORDER.entities)
     form_asks = [as_status, "order_form", ActiveLoop("order_form"), SlotSet("requested_slot", "email")]
     assert next_actions(domain, policies, form_asks) == [ACTION_LISTEN_NAME]
+
+
+def test_a_message_that_asked_three_things_gets_one_follow_up_with_both_clauses(real) -> None:
+    domain, policies = real
+    three = message(
+        "How long does shipping take? Is it free? Can I pay with paypal?",
+        "delivery_time",
+        [
+            clause("How long does shipping take?", "delivery_time"),
+            clause("Is it free?", "delivery_options", 29),
+            clause("Can I pay with paypal?", "payment_methods", 41),
+        ],
+    )
+    assert next_actions(domain, policies, [three]) == [
+        "action_answer_policy_question",
+        "action_answer_other_clause",
+        ACTION_LISTEN_NAME,
+    ]
+    tracker = conversation(domain, [three, "action_answer_policy_question"])
+    handed = policies[-1].open_clause(tracker, domain)
+    assert [handed["text"]] + [c["text"] for c in handed["further"]] == [
+        "Is it free?",
+        "Can I pay with paypal?",
+    ]

@@ -79,18 +79,34 @@ rules:
 
 TEXT = "how long does shipping take and is it free?"
 CLAUSES = [
-    {"text": "how long does shipping take", "start": 0, "end": 27,
-     "intent": {"name": "delivery_time", "confidence": 0.93}},
-    {"text": "is it free?", "start": 32, "end": 43,
-     "intent": {"name": "delivery_options", "confidence": 0.81}},
+    {
+        "text": "how long does shipping take",
+        "start": 0,
+        "end": 27,
+        "intent": {"name": "delivery_time", "confidence": 0.93},
+    },
+    {
+        "text": "is it free?",
+        "start": 32,
+        "end": 43,
+        "intent": {"name": "delivery_options", "confidence": 0.81},
+    },
 ]
 ORDER_TEXT = "where is SA-100006 and can I still change what's in it?"
 ORDER_ENTITY = {"entity": "order_id", "value": "SA-100006", "start": 9, "end": 18}
 ORDER_CLAUSES = [
-    {"text": "where is SA-100006", "start": 0, "end": 18,
-     "intent": {"name": "order_status", "confidence": 0.9}},
-    {"text": "can I still change what's in it?", "start": 23, "end": 55,
-     "intent": {"name": "change_order", "confidence": 0.88}},
+    {
+        "text": "where is SA-100006",
+        "start": 0,
+        "end": 18,
+        "intent": {"name": "order_status", "confidence": 0.9},
+    },
+    {
+        "text": "can I still change what's in it?",
+        "start": 23,
+        "end": 55,
+        "intent": {"name": "change_order", "confidence": 0.88},
+    },
 ]
 
 
@@ -100,8 +116,12 @@ def two_requests(
     text: str = TEXT,
     entities: Optional[List[Dict[str, Any]]] = None,
 ) -> UserUttered:
-    parse_data = {"text": text, "intent": {"name": intent, "confidence": 0.9}, "entities": entities or [],
-                  "clauses": CLAUSES if clauses is None else clauses}
+    parse_data = {
+        "text": text,
+        "intent": {"name": intent, "confidence": 0.9},
+        "entities": entities or [],
+        "clauses": CLAUSES if clauses is None else clauses,
+    }
     return UserUttered(text, parse_data["intent"], parse_data["entities"], parse_data)
 
 
@@ -112,18 +132,24 @@ def domain() -> Domain:
 
 @pytest.fixture()
 def policy(tmp_path: Path) -> OtherClausePolicy:
-    return OtherClausePolicy.create(OtherClausePolicy.get_default_config(), LocalModelStorage(tmp_path),
-                                    Resource("other_clause"), execution_context())
+    return OtherClausePolicy.create(
+        OtherClausePolicy.get_default_config(),
+        LocalModelStorage(tmp_path),
+        Resource("other_clause"),
+        execution_context(),
+    )
 
 
 @pytest.fixture(scope="module")
 def rule_policy(tmp_path_factory: pytest.TempPathFactory, domain: Domain) -> RulePolicy:
     steps = YAMLStoryReader(domain).read_from_string(RULES_YAML)
-    trackers = TrainingDataGenerator(StoryGraph(steps), domain, remove_duplicates=True,
-                                     augmentation_factor=0).generate()
+    trackers = TrainingDataGenerator(
+        StoryGraph(steps), domain, remove_duplicates=True, augmentation_factor=0
+    ).generate()
     storage = LocalModelStorage(tmp_path_factory.mktemp("r"))
-    policy = RulePolicy.create(RulePolicy.get_default_config(), storage, Resource("rules"),
-                               execution_context())
+    policy = RulePolicy.create(
+        RulePolicy.get_default_config(), storage, Resource("rules"), execution_context()
+    )
     policy.train(trackers, domain)
     return policy
 
@@ -135,8 +161,9 @@ def predicted(prediction: PolicyPrediction, domain: Domain) -> Optional[str]:
 
 
 def slot_value(prediction: PolicyPrediction) -> Any:
-    values = [e.value for e in prediction.optional_events
-              if isinstance(e, SlotSet) and e.key == "other_clause"]
+    values = [
+        e.value for e in prediction.optional_events if isinstance(e, SlotSet) and e.key == "other_clause"
+    ]
     return values[-1] if values else None
 
 
@@ -155,6 +182,46 @@ def test_the_clause_carries_its_own_entities(policy, domain) -> None:
     assert predicted(prediction, domain) == ANSWER
     assert slot_value(prediction)["text"] == "where is SA-100006"
     assert slot_value(prediction)["entities"] == [ORDER_ENTITY]
+
+
+THREE_TEXT = "How long does shipping take? Is it free? Where is SA-100006?"
+THREE_ENTITY = {"entity": "order_id", "value": "SA-100006", "start": 50, "end": 59}
+THREE_CLAUSES = [
+    {
+        "text": "How long does shipping take?",
+        "start": 0,
+        "end": 28,
+        "intent": {"name": "delivery_time", "confidence": 0.93},
+    },
+    {
+        "text": "Is it free?",
+        "start": 29,
+        "end": 40,
+        "intent": {"name": "delivery_options", "confidence": 0.81},
+    },
+    {
+        "text": "Where is SA-100006?",
+        "start": 41,
+        "end": 60,
+        "intent": {"name": "order_status", "confidence": 0.9},
+    },
+]
+
+
+def test_a_message_that_asked_three_things_hands_over_both_open_clauses(policy, domain) -> None:
+    """Before, only the first open clause reached the action and the third request was dropped."""
+    message = two_requests("delivery_time", THREE_CLAUSES, THREE_TEXT, [THREE_ENTITY])
+    tracker = conversation(domain, [message, POLICY_ANSWER])
+    prediction = policy.predict_action_probabilities(tracker, domain)
+    assert predicted(prediction, domain) == ANSWER
+    assert slot_value(prediction) == {
+        **THREE_CLAUSES[1],
+        "entities": [],
+        "further": [{**THREE_CLAUSES[2], "entities": [THREE_ENTITY]}],
+    }
+    # still once per message: after the answer action nothing more
+    done = conversation(domain, [message, POLICY_ANSWER, ANSWER])
+    assert predicted(policy.predict_action_probabilities(done, domain), domain) is None
 
 
 @pytest.mark.parametrize(
@@ -181,8 +248,12 @@ def test_it_stays_quiet(policy, domain, steps) -> None:
 
 
 def test_after_a_finished_form_the_request_is_carried_out_first(policy, domain) -> None:
-    steps = [two_requests("order_status", ORDER_CLAUSES, ORDER_TEXT), "order_form", ActiveLoop(None),
-             "action_handle_order_request"]
+    steps = [
+        two_requests("order_status", ORDER_CLAUSES, ORDER_TEXT),
+        "order_form",
+        ActiveLoop(None),
+        "action_handle_order_request",
+    ]
     prediction = policy.predict_action_probabilities(conversation(domain, steps), domain)
     assert predicted(prediction, domain) == ANSWER
     assert slot_value(prediction)["text"] == "can I still change what's in it?"
@@ -214,29 +285,41 @@ def test_in_the_ensemble_it_beats_the_rules_listen_and_the_turn_ends_after_it(po
     action, best = ensemble_choice(policies, after_first, domain)
     assert action == ANSWER
     assert any(isinstance(e, SlotSet) and e.key == "other_clause" for e in best.events)
-    after_second = conversation(domain, [two_requests(), POLICY_ANSWER, SlotSet("other_clause", CLAUSES[1]),
-                                         ANSWER])
+    after_second = conversation(
+        domain, [two_requests(), POLICY_ANSWER, SlotSet("other_clause", CLAUSES[1]), ANSWER]
+    )
     assert ensemble_choice(policies, after_second, domain)[0] == ACTION_LISTEN_NAME
 
 
 def test_a_yes_to_its_offer_goes_back_to_the_answer_action(rule_policy, policy, domain) -> None:
-    offered = conversation(domain, [two_requests(), POLICY_ANSWER, ANSWER,
-                                    UserUttered("yes", {"name": "affirm", "confidence": 0.99})])
+    offered = conversation(
+        domain,
+        [two_requests(), POLICY_ANSWER, ANSWER, UserUttered("yes", {"name": "affirm", "confidence": 0.99})],
+    )
     assert ensemble_choice([rule_policy, policy], offered, domain)[0] == ANSWER
     elsewhere = conversation(domain, [UserUttered("yes", {"name": "affirm", "confidence": 0.99})])
     assert ensemble_choice([rule_policy, policy], elsewhere, domain)[0] == "action_handle_confirmation"
 
 
 def test_config_is_validated_and_persisted(tmp_path: Path, policy, domain) -> None:
-    for bad in ({"min_clause_confidence": 2}, {"answer_action": ""}, {"equivalent_intents": ["a"]},
-                {"ignored_clause_intents": "greet"}):
+    for bad in (
+        {"min_clause_confidence": 2},
+        {"answer_action": ""},
+        {"equivalent_intents": ["a"]},
+        {"ignored_clause_intents": "greet"},
+    ):
         with pytest.raises(InvalidConfigException):
-            OtherClausePolicy.create({**OtherClausePolicy.get_default_config(), **bad},
-                                     LocalModelStorage(tmp_path), Resource("bad"), execution_context())
+            OtherClausePolicy.create(
+                {**OtherClausePolicy.get_default_config(), **bad},
+                LocalModelStorage(tmp_path),
+                Resource("bad"),
+                execution_context(),
+            )
     policy.train([], domain)
     with policy._model_storage.read_from(policy._resource) as directory:
         assert (Path(directory) / PERSISTED_FILE).is_file()
-    loaded = OtherClausePolicy.load(policy.config, policy._model_storage, policy._resource,
-                                    execution_context())
+    loaded = OtherClausePolicy.load(
+        policy.config, policy._model_storage, policy._resource, execution_context()
+    )
     assert loaded.config == policy.config
     assert loaded.priority == 5

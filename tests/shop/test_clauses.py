@@ -4,30 +4,44 @@ from __future__ import annotations
 
 import pytest
 
-from shop.clauses import entities_in, looks_like_request, split_requests, unanswered_clause
+from shop.clauses import (
+    entities_in,
+    looks_like_request,
+    split_requests,
+    unanswered_clause,
+    unanswered_clauses,
+)
 
 
 @pytest.mark.parametrize(
     "text, expected",
     [
         ("how long does shipping take and is it free?", ["how long does shipping take", "is it free?"]),
-        ("where is SA-100006 and can I still change what's in it?",
-         ["where is SA-100006", "can I still change what's in it?"]),
+        (
+            "where is SA-100006 and can I still change what's in it?",
+            ["where is SA-100006", "can I still change what's in it?"],
+        ),
         ("How long does shipping take? Is it free?", ["How long does shipping take?", "Is it free?"]),
-        ("What's your return policy? How do I start a return?",
-         ["What's your return policy?", "How do I start a return?"]),
-        ("how much is express delivery, also do you take paypal?",
-         ["how much is express delivery", "do you take paypal?"]),
+        (
+            "What's your return policy? How do I start a return?",
+            ["What's your return policy?", "How do I start a return?"],
+        ),
+        (
+            "how much is express delivery, also do you take paypal?",
+            ["how much is express delivery", "do you take paypal?"],
+        ),
         ("I want to cancel my order and I want a refund", ["I want to cancel my order", "I want a refund"]),
-        ("Hi! Where is SA-100001? Also, can I pay with Klarna?",
-         ["Hi! Where is SA-100001?", "can I pay with Klarna?"]),
+        (
+            "Hi! Where is SA-100001? Also, can I pay with Klarna?",
+            ["Hi! Where is SA-100001?", "can I pay with Klarna?"],
+        ),
     ],
 )
 def test_two_requests_are_split(text: str, expected: list) -> None:
     clauses = split_requests(text)
     assert [clause.text for clause in clauses] == expected
     for clause in clauses:
-        assert text[clause.start:clause.end] == clause.text
+        assert text[clause.start : clause.end] == clause.text
 
 
 @pytest.mark.parametrize(
@@ -60,12 +74,18 @@ def test_requests_need_three_words_and_a_question_or_request_start() -> None:
 
 
 def clause(text: str, intent: str, confidence: float = 0.9, start: int = 0) -> dict:
-    return {"text": text, "start": start, "end": start + len(text),
-            "intent": {"name": intent, "confidence": confidence}}
+    return {
+        "text": text,
+        "start": start,
+        "end": start + len(text),
+        "intent": {"name": intent, "confidence": confidence},
+    }
 
 
-SHIPPING = [clause("how long does shipping take", "delivery_time"),
-            clause("is it free?", "delivery_options", start=32)]
+SHIPPING = [
+    clause("how long does shipping take", "delivery_time"),
+    clause("is it free?", "delivery_options", start=32),
+]
 
 
 def test_the_clause_of_another_intent_is_left_open() -> None:
@@ -92,8 +112,19 @@ def test_nothing_is_left_open_when_it_is_unclear_or_already_answered() -> None:
 
 
 def test_entities_are_assigned_to_their_clause() -> None:
-    entities = [{"entity": "order_id", "value": "SA-100006", "start": 9, "end": 18},
-                {"entity": "email", "value": "a@b.co", "start": 40, "end": 46}]
+    entities = [
+        {"entity": "order_id", "value": "SA-100006", "start": 9, "end": 18},
+        {"entity": "email", "value": "a@b.co", "start": 40, "end": 46},
+    ]
     where = clause("where is SA-100006", "order_status")
     assert entities_in(where, entities) == [entities[0]]
     assert entities_in({"text": "x"}, entities) == []
+
+
+def test_a_message_that_asked_three_things_leaves_two_clauses_open() -> None:
+    three = [*SHIPPING, clause("do you take paypal?", "payment_methods", start=45)]
+    assert unanswered_clauses(three, "delivery_time") == three[1:]
+    assert unanswered_clause(three, "delivery_time") == three[1]  # the first of them, as before
+    assert unanswered_clauses(three, "payment_methods") == three[:2]
+    assert unanswered_clauses(three, "order_status") == []  # no clause has the message's intent
+    assert unanswered_clauses(SHIPPING, "delivery_time") == [SHIPPING[1]]

@@ -460,8 +460,14 @@ class ActionSearchProducts(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[Dict[str, Any]]:
+        # "my chest is 97 cm, which size hoodie should i get?": the size guide answers; the hoodies follow
+        answered_first = latest_intent(tracker) == "search_product" and answer_general_question(
+            dispatcher, tracker, threshold=STRONG_PAGE_THRESHOLD
+        )
         planned, dropped = self._plan(tracker)
         if planned is None:
+            if answered_first:
+                return []
             if latest_intent(tracker) == FALLBACK_INTENT:
                 return await ActionAnswerFromKnowledge().run(dispatcher, tracker, domain)
             dispatcher.utter_message(response="utter_default")
@@ -551,6 +557,27 @@ class ActionSearchProducts(Action):
         if not prices or min(prices) <= 0.01:
             return None
         return canonical_price(round(min(prices) - 0.01, 2))
+
+
+class ActionAskCategory(Action):
+    """The product search form's question for the category. When the message that started the form asks
+    something a help page answers very well ("I'm a US men's 9, what's that in your sizes?"), that answer
+    comes first and the question only offers products (``utter_ask_category_after_answer``); otherwise it
+    is the plain ``utter_ask_category``."""
+
+    def name(self) -> str:
+        return "action_ask_category"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Dict[str, Any]]:
+        answered = latest_intent(tracker) == "search_product" and answer_general_question(
+            dispatcher, tracker, threshold=STRONG_PAGE_THRESHOLD
+        )
+        dispatcher.utter_message(
+            response="utter_ask_category_after_answer" if answered else "utter_ask_category"
+        )
+        return []
 
 
 class ActionProductInfo(Action):
@@ -683,6 +710,7 @@ class ActionRecommendProducts(Action):
 
 
 __all__ = [
+    "ActionAskCategory",
     "ActionCheckAvailability",
     "ActionProductInfo",
     "ActionRecommendProducts",

@@ -7,9 +7,10 @@ exchange rules, the second a return. Starting the order form on the first asks f
 nobody offered. The order intents therefore answer a *general question* from the help pages (and still
 offer the flow), and start the flow right away for a request.
 
-A general question here: reads as a question (question word or modal first, or a question mark), names
-no order number, and carries no request marker ("I want", "please cancel", "my order", "where is"): a shopper
-who points at their own order or item wants it handled, whatever the grammar.
+A general question here: reads as a question (a question mark, a question word or modal opening the
+message or one of its sentences or clauses, or an indirect question such as "I was wondering whether ..."),
+names no order number, and carries no request marker ("I want", "please cancel", "my order", "where is"):
+a shopper who points at their own order or item wants it handled, whatever the grammar.
 """
 from __future__ import annotations
 
@@ -22,11 +23,32 @@ _QUESTION_START = re.compile(
     r"is|are|was|were|will|would|should|shall|may|might|have|has|any|if|in\s+case)\b",
     re.IGNORECASE,
 )
+#: A question word or modal opening a later sentence or clause: shoppers tell the story first and ask
+#: last, often without a question mark ("my hoodie shrank in the dryer :( is that normal and how do I stop
+#: it"). Only clause openings count, so "I know what I want" is no question.
+_LATER_QUESTION = re.compile(
+    r"(?:[.!?;:)(]\s*|\n\s*|,\s*|\b(?:and|but|so|also)\s+)(?:"
+    # a question word, then a modal or a pronoun: "which should i ...", "how do i ...", "what size ..."
+    r"(?:how|what|whats|what's|when|which|why)\s+(?:should|would|do|does|did|can|could|is|are|will|i|we|you|"
+    r"it|they|size|long|much|many|often|soon)"
+    # or a modal, then a pronoun or determiner: "is that normal", "can you ...", "do they ..."
+    r"|(?:can|could|is|are|will|would|should|do|does)\s+(?:i|we|you|it|they|this|that|these|those|there|the|"
+    r"a|my|your)"
+    r")\b",
+    re.IGNORECASE,
+)
+#: Indirect questions: "I was wondering if ...", "I'd like to know whether ...", "not sure how ...".
+_INDIRECT_QUESTION = re.compile(
+    r"\b(wondering|wonder|curious|not\s+sure|unsure|(want|like|need)\s+to\s+know|(want|like|need)\s+to\s+ask|"
+    r"tell\s+me|any\s+idea)\s+(if|whether|how|what|when|which|why|about)\b",
+    re.IGNORECASE,
+)
 #: Words made of letters (keyboard mash and emoji-only messages have few of them).
 _WORD = re.compile(r"[^\W\d_]{2,}")
 #: The shopper wants something done, or points at their own order or item.
 _REQUEST_MARKERS = re.compile(
-    r"\b(i\s+want|i\s+wanna|i\s*'?d\s+like|i\s+would\s+like|i\s+need\s+to|please\s+(cancel|return|refund|change|"
+    r"\b(i\s+want(?!\s+to\s+(know|ask))|i\s+wanna(?!\s+know)|i\s*'?d\s+like(?!\s+to\s+(know|ask))|"
+    r"i\s+would\s+like(?!\s+to\s+(know|ask))|i\s+need\s+to(?!\s+(know|ask))|please\s+(cancel|return|refund|change|"
     r"send|start)|help\s+me\s+(cancel|return)|(my|our|this|that)\s+(order|parcel|package|delivery|refund|return|"
     r"purchase|money|payment|item|items|stuff|shipment)|where\s+is|where's|wheres|track(ing)?\b)",
     re.IGNORECASE,
@@ -34,10 +56,16 @@ _REQUEST_MARKERS = re.compile(
 
 
 def looks_like_question(text: Optional[str]) -> bool:
-    """True for a message that reads as a question of at least three words."""
+    """True for a message that reads as a question of at least three words: a question mark, a question
+    word or modal opening the message or a later sentence or clause, or an indirect question."""
     if not text or len(_WORD.findall(text)) < 3:
         return False
-    return "?" in text or bool(_QUESTION_START.match(text))
+    return (
+        "?" in text
+        or bool(_QUESTION_START.match(text))
+        or bool(_LATER_QUESTION.search(text))
+        or bool(_INDIRECT_QUESTION.search(text))
+    )
 
 
 #: "What if my parcel arrives damaged?": a hypothetical is a question about the rules, possessive or not.

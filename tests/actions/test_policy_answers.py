@@ -35,8 +35,10 @@ def test_choose_passage_takes_the_best_hit_above_the_threshold():
 
 def test_the_policy_threshold_is_the_calibrated_one_and_configurable(monkeypatch):
     monkeypatch.delenv(policy_answers.THRESHOLD_ENV, raising=False)
-    assert policy_threshold() == DEFAULT_THRESHOLD  # one number, calibrated by bench/knowledge
-    assert policy_answers.STRONG_PAGE_THRESHOLD > DEFAULT_THRESHOLD
+    assert policy_threshold() == policy_answers.DEFAULT_POLICY_THRESHOLD
+    # below it the fixed reply still answers, so the policy path takes a page on weaker evidence than the
+    # knowledge fallback, whose alternative is "I don't know" (bench/knowledge/policy_path.py)
+    assert policy_threshold() < DEFAULT_THRESHOLD < policy_answers.STRONG_PAGE_THRESHOLD
     monkeypatch.setenv(policy_answers.THRESHOLD_ENV, "0.7")
     assert policy_threshold() == 0.7
     for bad in ("high", "7"):
@@ -221,3 +223,77 @@ def test_a_how_question_about_a_named_order_gets_the_help_page_before_the_identi
 )
 def test_policy_cues_in_questions_about_ones_own_order(text, expected):
     assert asks_how_things_work(text, []) is expected
+
+
+# ----------------------------------------------------------- general questions under the search intents
+def test_a_size_question_that_names_a_category_gets_the_size_guide_then_the_products(use_kb, shop_db, domain):
+    from actions.products import ActionSearchProducts
+
+    tracker = make_tracker(
+        slots={"category": "hoodies"}, text="my chest measures 97 cm, which hoodie size should I order?",
+        intent="search_product", entities=[{"entity": "category", "value": "hoodies"}],
+    )
+    messages, _ = run_action(ActionSearchProducts(), tracker, domain)
+    assert responses(messages) == ["utter_knowledge_answer", "utter_search_results"]
+    assert messages[0]["source"].lower().startswith("size guide: clothing")
+
+
+def test_a_plain_search_consults_no_help_page(monkeypatch, shop_db, domain):
+    from actions.products import ActionSearchProducts
+
+    monkeypatch.setattr(policy_answers, "_knowledge_base", lambda: pytest.fail("not consulted"))
+    tracker = make_tracker(
+        slots={"category": "hoodies"}, text="show me hoodies", intent="search_product",
+        entities=[{"entity": "category", "value": "hoodies"}],
+    )
+    messages, _ = run_action(ActionSearchProducts(), tracker, domain)
+    assert responses(messages) == ["utter_search_results"]
+
+
+def test_the_category_question_answers_a_sizing_question_first(use_kb, domain):
+    from actions.products import ActionAskCategory
+
+    text = "I'm a US men's 9 in shoes, what is that in your sizes?"
+    tracker = make_tracker(text=text, intent="search_product")
+    messages, events = run_action(ActionAskCategory(), tracker, domain)
+    assert responses(messages) == ["utter_knowledge_answer", "utter_ask_category_after_answer"]
+    assert "shoes" in messages[0]["source"].lower()
+    assert events == []
+
+
+@pytest.mark.parametrize(
+    "text, intent",
+    [("I'm looking for something", "search_product"), ("what bags do you have", "search_product"),
+     ("no idea", "inform")],
+)
+def test_the_category_question_is_plain_without_a_fitting_page(use_kb, domain, text, intent):
+    from actions.products import ActionAskCategory
+
+    messages, _ = run_action(ActionAskCategory(), make_tracker(text=text, intent=intent), domain)
+    assert responses(messages) == ["utter_ask_category"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my cotton hoodie shrank in the dryer :( is that normal and how do I stop it",
+        "between S and M for a slim fit shirt, which should i go with",
+        "I was wondering whether you ship to Norway",
+        "I'd like to know if the boots are waterproof",
+    ],
+)
+def test_questions_asked_late_or_indirectly_are_questions(text):
+    assert is_general_question(text, []) is True
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I know what I want",
+        "the boots are too small so I want to return them",
+        "I want to know my order status",
+        "show me what you have in red",
+    ],
+)
+def test_statements_and_requests_with_question_words_inside_are_not(text):
+    assert is_general_question(text, []) is False

@@ -868,7 +868,9 @@ class HandoffPolicy(ConfigOnlyPolicy):
         counted = sum(counts(i) for i in range(len(window_turns)))
         if counted >= self.config["anger_min_turns"]:
             details: Dict[str, Any] = {
-                "angry_turns": angry, "window": len(window), "scores": [round(s, 3) for s in window]
+                "angry_turns": angry,
+                "window": len(window),
+                "scores": [round(s, 3) for s in window],
             }
             if counted > angry:
                 details["escalating_complaints"] = counted - angry

@@ -137,8 +137,11 @@ def user(
     if feeling is not None:
         parse_data["emotion"] = emotion(feeling, feeling_confidence)
     if sensitive is not None:
-        parse_data["sensitive"] = {"name": sensitive, "confidence": sensitive_confidence,
-                                   "ranking": [{"name": sensitive, "confidence": sensitive_confidence}]}
+        parse_data["sensitive"] = {
+            "name": sensitive,
+            "confidence": sensitive_confidence,
+            "ranking": [{"name": sensitive, "confidence": sensitive_confidence}],
+        }
     return UserUttered(text, parse_data["intent"], parse_data["entities"], parse_data)
 
 

@@ -241,10 +241,15 @@ def test_utter_default_sent_by_a_custom_action_counts_as_a_fallback(tmp_path: Pa
 
     def steps(reply: BotUttered) -> list:
         return [
-            user("out_of_scope", 0.9), "action_answer_from_knowledge", reply,
-            user("inform", 0.9), "action_answer_from_knowledge", reply,
+            user("out_of_scope", 0.9),
+            "action_answer_from_knowledge",
+            reply,
+            user("inform", 0.9),
+            "action_answer_from_knowledge",
+            reply,
             user("nlu_fallback", 0.4),
         ]
+
     assert reason(make_policy(tmp_path), conversation(domain, steps(rephrase))) == REPEATED_FALLBACK
     assert reason(make_policy(tmp_path), conversation(domain, steps(page))) is None
 
@@ -266,17 +271,24 @@ def test_one_good_turn_among_four_does_not_reset_the_fallback_count(tmp_path: Pa
 
 def test_two_good_turns_or_a_good_latest_turn_do_not_fire(policy: HandoffPolicy, domain: Domain) -> None:
     two_good = [
-        user("nlu_fallback", 0.4), "utter_default",
-        user("order_status", 0.95), "order_form",
-        user("greet", 0.95), "utter_greet",
-        user("nlu_fallback", 0.4), "utter_default",
+        user("nlu_fallback", 0.4),
+        "utter_default",
+        user("order_status", 0.95),
+        "order_form",
+        user("greet", 0.95),
+        "utter_greet",
+        user("nlu_fallback", 0.4),
+        "utter_default",
         user("nlu_fallback", 0.4),
     ]
     assert reason(policy, conversation(domain, two_good)) is None
     latest_good = [
-        user("nlu_fallback", 0.4), "utter_default",
-        user("nlu_fallback", 0.4), "utter_default",
-        user("nlu_fallback", 0.4), "utter_default",
+        user("nlu_fallback", 0.4),
+        "utter_default",
+        user("nlu_fallback", 0.4),
+        "utter_default",
+        user("nlu_fallback", 0.4),
+        "utter_default",
         user("greet", 0.95),
     ]
     assert reason(policy, conversation(domain, latest_good)) is None
@@ -333,10 +345,12 @@ def test_different_requests_or_small_talk_are_not_repeats(tmp_path: Path, domain
 
 
 def test_equivalent_intents_count_as_the_same_request(tmp_path: Path, domain: Domain) -> None:
-    """"Where is my parcel?" / "is it lost?" / "has it been lost or not?": one unanswered request."""
+    """ "Where is my parcel?" / "is it lost?" / "has it been lost or not?": one unanswered request."""
     steps = [
-        user("order_status", text="tracking hasn't moved"), "action_handle_order_request",
-        user("delivery_problem", text="is it lost?"), "utter_delivery_problem",
+        user("order_status", text="tracking hasn't moved"),
+        "action_handle_order_request",
+        user("delivery_problem", text="is it lost?"),
+        "utter_delivery_problem",
         user("delivery_problem", text="has it been lost or not?"),
     ]
     assert reason(make_policy(tmp_path), conversation(domain, steps)) == REPEATED_REQUEST
@@ -348,7 +362,9 @@ def test_the_same_answer_twice_and_a_third_ask_is_a_repeated_request(tmp_path: P
     """However the NLU labels each try, a shopper who got the same answer twice and asks again is stuck."""
     answer = BotUttered("If a payment does not go through, check the card details ...")
     steps = [
-        user("payment_issue", text="charged but no confirmation"), "action_answer_policy_question", answer,
+        user("payment_issue", text="charged but no confirmation"),
+        "action_answer_policy_question",
+        answer,
         user("account_help", text="card charged, no order in my account"),
         "action_answer_policy_question",
         answer,

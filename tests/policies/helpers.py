@@ -31,6 +31,7 @@ slots:
   category: {type: text, influence_conversation: false, mappings: [{type: from_entity, entity: category}]}
   handoff_reason: {type: text, influence_conversation: false, mappings: [{type: custom}]}
   handoff_active: {type: bool, influence_conversation: false, mappings: [{type: custom}]}
+  task_completed: {type: bool, influence_conversation: false, mappings: [{type: custom}]}
 forms:
   order_form:
     required_slots: [order_id]

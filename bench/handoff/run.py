@@ -63,7 +63,12 @@ from components.policies.handoff_policy import (  # noqa: E402
 NONE = "none"
 HANDOFF, NO_HANDOFF = "handoff", "no_handoff"
 EMOTIONS = ("neutral", "joy", "anger", "sadness", "fear", "confusion")
-GENERIC_ANSWER = "utter_ok"  # stands for "the bot answered normally"; any name works in a tracker
+# Stands for "the bot answered normally"; any name works in a tracker, but not one of the policy's
+# `noop_responses` (utter_ok, "Okay! Let me know what you'd like to do next.", is a no-op reply that makes
+# a turn count as failed) nor of its `fallback_actions`. Write `bot: [..., utter_ok]` for a no-op reply.
+GENERIC_ANSWER = "utter_answer"
+#: The slot the shop's actions set when they completed a task (the turn key `task_completed: true`).
+TASK_COMPLETED_SLOT = "task_completed"
 SWEEP_ANGER_THRESHOLDS = (0.5, 0.55, 0.6, 0.65, 0.7)
 TARGETS = {"recall_explicit_request": 0.95, "recall_anger_sustained": 0.95, "precision_overall": 0.9}
 
@@ -174,6 +179,8 @@ def replay(
             outcome.at_turn = index
             return outcome
         events += [ActionExecuted(name) for name in bot_actions(turn)]
+        if turn.get("task_completed"):  # the bot's answer completed a task (an order answered, ...)
+            events.append(SlotSet(TASK_COMPLETED_SLOT, True))
     return outcome
 
 

@@ -45,13 +45,37 @@ Triggers, in the order they are checked (the first that fires is recorded as the
 ``repeated_fallback``
     ``fallback_turns`` of the last ``fallback_window`` user turns failed, the latest included: an intent of
     ``fallback_intents`` (NLU fallback, out of scope), intent confidence below ``low_confidence_threshold``,
-    or the bot answered with a fallback action.
+    the bot answered with a fallback action, or (earlier turns only) with a no-op reply.
+
+    A no-op reply: everything the bot said in answer to the turn was among ``noop_responses`` (``utter_ok``,
+    "Okay! Let me know what you'd like to do next.", which ``action_handle_confirmation`` sends for a yes/no
+    when no question is open): no other response, no other bot message. A vague message the NLU reads
+    confidently as ``deny`` or ``inform`` ("it won't do the thing", deny 0.6) gets exactly that, so it was
+    not understood whatever its confidence. Not counted: intents of ``noop_exempt_intents`` ("ok", "thanks",
+    "bye", "hi" answered "Okay!" is fine), intents of ``noop_short_exempt_intents`` (``deny``) in messages of
+    at most ``noop_short_max_words`` words (3: "no", "no thanks", "I'd rather not" refuse nothing in
+    particular; a longer deny says what is wrong, "no, that's not what I meant", and "Okay!" does not answer
+    it), and buttons (``/intent`` payloads, which the NLU cannot misread). The latest turn is judged by its
+    own NLU only: the policy decides before the bot answers it.
 ``repeated_request``
     The bot gave the same answer to the two previous messages and the shopper asks again
     (``repeat_same_answer``), or the same request (same intent, or intents grouped in
     ``repeat_equivalent_intents``, and no conflicting entity values) ``repeat_min_count`` times in a row
     within the last ``repeat_window`` user turns; intents in ``repeat_ignored_intents`` (affirm, deny,
     inform, greet ...) are skipped, they neither count nor break the row.
+
+    Or (``repeat_count_failed_turns``) the request was restated after misunderstandings: "change the size
+    on my order" (change_order, generic answer), "no, the SIZE" (nlu_fallback), "can you change my order"
+    (order_status 0.68) is one request asked three times. Walking back from the latest message (itself a
+    request) over the last ``repeat_window`` turns, an earlier turn counts when it is the same request, or
+    a related one: same group of ``repeat_related_intents`` (order intents; payment intents; delivery
+    questions) and no conflicting entity values, while the latest message is below
+    ``repeat_related_max_confidence`` (a clearly understood new intent is a new request). Failed turns
+    (as for ``repeated_fallback``; inside a form, low confidence alone does not count, since the form takes
+    its value whatever the intent's confidence) count as restatements when an earlier ask of the request
+    comes before them; other ignored intents are skipped; any other request, and a turn whose answer
+    completed a task (the bot set ``task_completed_slot``), end the walk. It fires at ``repeat_min_count``
+    counted turns of which at least one failed (a restatement, or an ask that failed itself).
 
 When to predict, and when not:
 
@@ -184,6 +208,11 @@ METADATA_REASON = "handoff_reason"
 METADATA_TRIGGERS = "handoff_triggers"
 METADATA_DETAILS = "handoff_details"
 
+#: Rasa names response actions ``utter_<name>``: such an action says that response.
+RESPONSE_PREFIX = "utter_"
+#: Words of a message, for ``noop_short_max_words`` ("I'm" and "don't" are one word each).
+WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
+
 PERSISTED_FILE = "handoff_policy.json"
 FORMAT_VERSION = 1
 
@@ -202,6 +231,13 @@ class UserTurn:
     bot_actions: Tuple[str, ...] = ()
     # What the bot said in answer to this message (texts of its BotUttered events).
     bot_texts: Tuple[str, ...] = ()
+    # The responses the bot gave in answer to this message: those its messages name (a BotUttered's
+    # ``utter_action`` metadata, also when a custom action sent it) and the response actions (``utter_*``)
+    # it ran; and how many of its messages name no response (free text, a product list, a custom payload).
+    bot_responses: Tuple[str, ...] = ()
+    bot_unnamed_messages: int = 0
+    # The bot's answer to this message completed a task (set ``task_completed_slot`` to a true value).
+    completed_task: bool = False
     active_loop: Optional[str] = None
     # The NLU's sensitive-topic prediction (``parse_data["sensitive"]``, set by the transformer
     # classifier when it was trained with sensitive labels): label and confidence, None without one.
@@ -273,7 +309,10 @@ def _turn_from_event(event: UserUttered, anger_labels: Set[str], active_loop: Op
 
 
 def user_turns_since_last_handoff(
-    events: Sequence[Event], handoff_action: str, anger_labels: Sequence[str] = ("anger",)
+    events: Sequence[Event],
+    handoff_action: str,
+    anger_labels: Sequence[str] = ("anger",),
+    task_completed_slot: Optional[str] = None,
 ) -> List[UserTurn]:
     """The user turns of the current session that came after the latest handoff and hand-back.
 
@@ -284,33 +323,47 @@ def user_turns_since_last_handoff(
     (``ConversationResumed``, appended by the agent console): what the shopper wrote while a person held
     the conversation was that person's to answer, so an angry message sent to the agent does not count
     towards handing over again once the bot is back.
+
+    Each turn also records the bot's answer to it (``bot_actions``, ``bot_texts``, ``bot_responses``,
+    ``bot_unnamed_messages``) and whether that answer completed a task: ``task_completed_slot`` (when
+    given) set to a true value after the message.
     """
     labels = set(anger_labels)
     turns: List[UserTurn] = []
     bot_actions: List[str] = []
     bot_texts: List[str] = []
+    bot_responses: List[str] = []
+    unnamed = 0
+    completed = False
     active_loop: Optional[str] = None
 
+    def reset_answer() -> None:
+        nonlocal unnamed, completed
+        bot_actions.clear()
+        bot_texts.clear()
+        bot_responses.clear()
+        unnamed, completed = 0, False
+
     def close_turn() -> None:
-        if turns and (bot_actions or bot_texts):
+        if turns and (bot_actions or bot_texts or bot_responses or unnamed or completed):
             last = turns[-1]
             turns[-1] = replace(
                 last,
                 bot_actions=last.bot_actions + tuple(bot_actions),
                 bot_texts=last.bot_texts + tuple(bot_texts),
+                bot_responses=last.bot_responses + tuple(bot_responses),
+                bot_unnamed_messages=last.bot_unnamed_messages + unnamed,
+                completed_task=last.completed_task or completed,
             )
-        bot_actions.clear()
-        bot_texts.clear()
+        reset_answer()
 
     for event in events:
         if isinstance(event, (Restarted, SessionStarted)):
             turns, active_loop = [], None
-            bot_actions.clear()
-            bot_texts.clear()
+            reset_answer()
         elif isinstance(event, ConversationResumed):
             turns = []
-            bot_actions.clear()
-            bot_texts.clear()
+            reset_answer()
         elif isinstance(event, ActiveLoop):
             active_loop = event.name
         elif isinstance(event, UserUttered):
@@ -324,14 +377,21 @@ def user_turns_since_last_handoff(
             response = (event.metadata or {}).get("utter_action")
             if isinstance(response, str) and response:
                 bot_actions.append(response)
+                bot_responses.append(response)
+            else:
+                unnamed += 1
+        elif isinstance(event, SlotSet):
+            if task_completed_slot and event.key == task_completed_slot and event.value and turns:
+                completed = True
         elif isinstance(event, ActionExecuted):
             name = event.action_name
             if name == handoff_action:
                 turns = []
-                bot_actions.clear()
-                bot_texts.clear()
+                reset_answer()
             elif name and name != ACTION_LISTEN_NAME:
                 bot_actions.append(name)
+                if name.startswith(RESPONSE_PREFIX):
+                    bot_responses.append(name)
     close_turn()
     return turns
 
@@ -528,6 +588,24 @@ class HandoffPolicy(ConfigOnlyPolicy):
             ],
             # A turn whose intent confidence is below this counts as failed too. 0.0 disables.
             "low_confidence_threshold": 0.5,
+            # No-op replies: responses that say nothing about the message ("Okay! Let me know what you'd
+            # like to do next.", which action_handle_confirmation sends for a yes/no when no question is
+            # open). An earlier turn whose answer consisted only of these (no other response, no other bot
+            # message) counts as failed: "it won't do the thing" read as `deny` (0.6) and answered "Okay!"
+            # was not understood, however sure the NLU was. [] disables. The latest turn is still judged by
+            # its own NLU (the bot has not answered it yet).
+            "noop_responses": ["utter_ok"],
+            # ... unless the turn's intent is one of these: "ok" / "thanks" / "bye" / "hi" answered with
+            # "Okay!" is fine.
+            "noop_exempt_intents": ["affirm", "thank", "goodbye", "greet"],
+            # ... or one of these and the message has at most `noop_short_max_words` words: a plain "no",
+            # "nope", "no thanks", "I'd rather not" with nothing to refuse is no misunderstanding. A longer
+            # deny says what is wrong ("no, that's not what I meant", "it won't do the thing"), and "Okay!"
+            # does not answer it. 3 splits the deny examples of data/nlu/chitchat.yml that way: the 1-3
+            # word ones are plain refusals, most of 4+ words say the bot got it wrong. Buttons (`/deny`
+            # payloads) are never counted: the NLU cannot misread them.
+            "noop_short_exempt_intents": ["deny"],
+            "noop_short_max_words": 3,
             # --- repeated_request ---
             # The same request this many times in a row (ignored intents skipped) ...
             "repeat_min_count": 3,
@@ -543,6 +621,45 @@ class HandoffPolicy(ConfigOnlyPolicy):
                 ["order_status", "delivery_problem"],
                 ["request_refund", "refund_status"],
             ],
+            # A request restated after a misunderstanding is a repeated request too ("change the size on my
+            # order" -> generic answer; "no, the SIZE" -> nlu_fallback; "can you change my order" ->
+            # order_status 0.68: asked three times). Walking back from the latest message (a request:
+            # not one of `repeat_ignored_intents`) over the last `repeat_window` turns:
+            #   * an earlier request counts when it is the same request (as above), or a related one (same
+            #     group of `repeat_related_intents`, no conflicting entity values) while the latest message
+            #     is below `repeat_related_max_confidence` (the NLU was unsure of the new wording);
+            #   * failed turns (see repeated_fallback: a fallback intent, low confidence, a fallback or
+            #     no-op answer) between two counted requests count as restatements; low confidence alone
+            #     does not, inside a form (the form takes a value whatever the intent's confidence);
+            #   * other ignored intents are skipped; any other request, or a turn whose answer completed a
+            #     task (`task_completed_slot`), ends the walk.
+            # It fires at `repeat_min_count` counted turns when at least one of them failed (a run
+            # without a misunderstanding is the plain rule's business). false: the plain rule only.
+            "repeat_count_failed_turns": True,
+            # Groups of intents that the NLU mixes up when a shopper rewords one request about an order or
+            # a payment. Product intents are left out on purpose: a search followed by a question about a
+            # product it listed is progress, not a restated request.
+            "repeat_related_intents": [
+                [
+                    "order_status",
+                    "delivery_problem",
+                    "change_order",
+                    "change_shipping_address",
+                    "cancel_order",
+                    "return_item",
+                    "request_refund",
+                    "refund_status",
+                ],
+                ["payment_issue", "payment_methods"],
+                ["delivery_options", "delivery_time"],
+            ],
+            # A latest message at or above this confidence is understood: a different intent, even of the
+            # same group, is then a new request ("cancel it" done, then "where is my other order?").
+            "repeat_related_max_confidence": 0.8,
+            # Slot the shop's actions set to true when they completed a task (an order answered, a return or
+            # cancellation done, a product found). A turn answered that way ends the search for a
+            # restated request: the shopper got something done and asks the next thing. null: not used.
+            "task_completed_slot": "task_completed",
             # Intents that are answers or small talk, not requests: skipped when looking for repeats.
             "repeat_ignored_intents": [
                 "affirm",
@@ -602,6 +719,7 @@ class HandoffPolicy(ConfigOnlyPolicy):
             "escalation_intent_threshold",
             "anger_rising_final_threshold",
             "low_confidence_threshold",
+            "repeat_related_max_confidence",
         ):
             value = config[key]
             if not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
@@ -614,6 +732,7 @@ class HandoffPolicy(ConfigOnlyPolicy):
             ("fallback_window", 1),
             ("repeat_min_count", 2),
             ("repeat_window", 2),
+            ("noop_short_max_words", 0),
         ):
             value = config[key]
             if not isinstance(value, int) or value < minimum:
@@ -733,7 +852,10 @@ class HandoffPolicy(ConfigOnlyPolicy):
         if not is_start_of_user_turn(events) or tracker.is_paused():
             return None
         turns = user_turns_since_last_handoff(
-            events, self.config["handoff_action"], self.config["anger_labels"]
+            events,
+            self.config["handoff_action"],
+            self.config["anger_labels"],
+            self.config["task_completed_slot"],
         )
         if not turns or turns[-1].intent in set(self.config["ignored_intents"]):
             return None
@@ -868,7 +990,9 @@ class HandoffPolicy(ConfigOnlyPolicy):
         counted = sum(counts(i) for i in range(len(window_turns)))
         if counted >= self.config["anger_min_turns"]:
             details: Dict[str, Any] = {
-                "angry_turns": angry, "window": len(window), "scores": [round(s, 3) for s in window]
+                "angry_turns": angry,
+                "window": len(window),
+                "scores": [round(s, 3) for s in window],
             }
             if counted > angry:
                 details["escalating_complaints"] = counted - angry
@@ -886,13 +1010,31 @@ class HandoffPolicy(ConfigOnlyPolicy):
             return {"scores": [round(s, 3) for s in scores]}
         return None
 
-    def _turn_failed(self, turn: UserTurn) -> bool:
+    def _turn_failed(self, turn: UserTurn, in_form_low_confidence: bool = True) -> bool:
+        """The turn was not understood: a fallback intent, low confidence (unless
+        ``in_form_low_confidence`` is false and a form was active), a fallback answer or a no-op reply."""
+        low = turn.confidence < self.config["low_confidence_threshold"]
+        if low and not in_form_low_confidence and turn.active_loop is not None:
+            low = False
         return (
             turn.intent is None
             or turn.intent in self.config["fallback_intents"]
-            or turn.confidence < self.config["low_confidence_threshold"]
+            or low
             or any(action in self.config["fallback_actions"] for action in turn.bot_actions)
+            or self._noop_reply(turn)
         )
+
+    def _noop_reply(self, turn: UserTurn) -> bool:
+        """The bot answered the turn only with `noop_responses` and the turn is not exempt (see config)."""
+        noop = set(self.config["noop_responses"])
+        if not noop or not turn.bot_responses or turn.bot_unnamed_messages:
+            return False
+        if not set(turn.bot_responses) <= noop:
+            return False
+        if turn.is_intent_payload or turn.intent in set(self.config["noop_exempt_intents"]):
+            return False
+        short = len(WORD.findall(turn.text)) <= self.config["noop_short_max_words"]
+        return not (short and turn.intent in set(self.config["noop_short_exempt_intents"]))
 
     def _repeated_fallback(self, turns: List[UserTurn]) -> Optional[Dict[str, Any]]:
         window = turns[-self.config["fallback_window"] :]
@@ -901,7 +1043,11 @@ class HandoffPolicy(ConfigOnlyPolicy):
         failed = [turn for turn in window if self._turn_failed(turn)]
         if len(failed) >= self.config["fallback_turns"]:
             intents = [turn.intent for turn in window]
-            return {"failed_turns": len(failed), "window": len(window), "intents": intents}
+            details: Dict[str, Any] = {"failed_turns": len(failed), "window": len(window), "intents": intents}
+            noop = sum(self._noop_reply(turn) for turn in window)
+            if noop:
+                details["noop_replies"] = noop
+            return details
         return None
 
     def _request_key(self, intent: Optional[str]) -> Optional[str]:
@@ -911,10 +1057,27 @@ class HandoffPolicy(ConfigOnlyPolicy):
                 return group[0]
         return intent
 
+    def _related(self, earlier: UserTurn, latest: UserTurn) -> bool:
+        """Same `repeat_related_intents` group, the latest message below `repeat_related_max_confidence`,
+        and no conflicting entity values."""
+        if latest.confidence >= self.config["repeat_related_max_confidence"]:
+            return False
+        if not any(
+            earlier.intent in group and latest.intent in group
+            for group in self.config["repeat_related_intents"]
+        ):
+            return False
+        return self._entities_agree(earlier, latest)
+
     def _same_request(self, first: UserTurn, second: UserTurn) -> bool:
         """Same (or equivalent) intent and no entity type (and role) given two different values."""
         if self._request_key(first.intent) != self._request_key(second.intent):
             return False
+        return self._entities_agree(first, second)
+
+    @staticmethod
+    def _entities_agree(first: UserTurn, second: UserTurn) -> bool:
+        """No entity type (and role) given two different values in the two turns."""
         values_a: Dict[Tuple[str, Any], Set[str]] = {}
         values_b: Dict[Tuple[str, Any], Set[str]] = {}
         for values, turn in ((values_a, first), (values_b, second)):
@@ -936,8 +1099,46 @@ class HandoffPolicy(ConfigOnlyPolicy):
             count += 1
         if count >= self.config["repeat_min_count"]:
             return {"intent": latest.intent, "times": count}
+        if self.config["repeat_count_failed_turns"]:
+            restated = self._restated_request(turns)
+            if restated is not None:
+                return restated
         if self.config["repeat_same_answer"] and len(turns) >= 3:
             before, previous = turns[-3].bot_texts, turns[-2].bot_texts
             if before and before == previous:
                 return {"intent": latest.intent, "same_answer_twice": True}
+        return None
+
+    def _restated_request(self, turns: List[UserTurn]) -> Optional[Dict[str, Any]]:
+        """A request asked again after failed turns (`repeat_count_failed_turns`, see the config)."""
+        ignored = set(self.config["repeat_ignored_intents"])
+        window = turns[-self.config["repeat_window"] :]
+        latest = window[-1]
+        count, pending = 1, 0
+        start = len(window) - 1  # the earliest turn of the run counted so far
+        for index in range(len(window) - 2, -1, -1):
+            turn = window[index]
+            if turn.completed_task:
+                break
+            if self._same_request(turn, latest) or (
+                turn.intent not in ignored and self._related(turn, latest)
+            ):
+                count += 1 + pending
+                pending, start = 0, index
+            elif self._turn_failed(turn, in_form_low_confidence=False):
+                pending += 1  # counts once an earlier ask of the request closes the bracket
+            elif turn.intent is None or turn.intent in ignored:
+                continue  # skipped: neither counts nor breaks the run
+            else:
+                break
+        # the misunderstandings of the run: the restatements, and asks of the request that failed themselves
+        run = window[start:]
+        failed = sum(self._turn_failed(turn, in_form_low_confidence=False) for turn in run)
+        if failed and count >= self.config["repeat_min_count"]:
+            return {
+                "intent": latest.intent,
+                "times": count,
+                "failed_turns": failed,
+                "intents": [turn.intent for turn in run],
+            }
         return None

@@ -31,6 +31,7 @@ slots:
   category: {type: text, influence_conversation: false, mappings: [{type: from_entity, entity: category}]}
   handoff_reason: {type: text, influence_conversation: false, mappings: [{type: custom}]}
   handoff_active: {type: bool, influence_conversation: false, mappings: [{type: custom}]}
+  task_completed: {type: bool, influence_conversation: false, mappings: [{type: custom}]}
 forms:
   order_form:
     required_slots: [order_id]
@@ -137,8 +138,11 @@ def user(
     if feeling is not None:
         parse_data["emotion"] = emotion(feeling, feeling_confidence)
     if sensitive is not None:
-        parse_data["sensitive"] = {"name": sensitive, "confidence": sensitive_confidence,
-                                   "ranking": [{"name": sensitive, "confidence": sensitive_confidence}]}
+        parse_data["sensitive"] = {
+            "name": sensitive,
+            "confidence": sensitive_confidence,
+            "ranking": [{"name": sensitive, "confidence": sensitive_confidence}],
+        }
     return UserUttered(text, parse_data["intent"], parse_data["entities"], parse_data)
 
 

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from bench.handoff import run
-from components.policies.handoff_policy import ALL_TRIGGERS
+from components.policies.handoff_policy import ALL_TRIGGERS, HandoffPolicy
 from tests.policies.helpers import make_policy, small_domain
 
 SNIPPETS = Path(run.__file__).with_name("snippets.yml")
@@ -53,3 +53,10 @@ def test_replay_meets_the_targets_with_default_config(tmp_path: Path, snippets: 
     # sustained anger holds one deliberately near-threshold snippet (anger 0.57 and 0.59): caught since the
     # default anger_threshold went from 0.6 to 0.55 (precision unchanged on this bench)
     assert triggers["anger_sustained"]["recall"] >= run.TARGETS["recall_anger_sustained"]
+
+
+def test_the_generic_answer_is_neither_a_noop_nor_a_fallback() -> None:
+    """A turn without `bot:` stands for a normal answer: it must not count as failed."""
+    config = HandoffPolicy.get_default_config()
+    assert run.GENERIC_ANSWER not in config["noop_responses"]
+    assert run.GENERIC_ANSWER not in config["fallback_actions"]

@@ -87,6 +87,8 @@ def test_defaults_are_documented_and_outrank_rule_policy() -> None:
         {"repeat_min_count": 1},
         {"sensitive_patterns": ["(unclosed"]},
         {"handoff_action": ""},
+        {"noop_short_max_words": -1},
+        {"repeat_related_max_confidence": 1.5},
     ],
 )
 def test_invalid_config_is_rejected(tmp_path: Path, bad: dict) -> None:
@@ -241,10 +243,15 @@ def test_utter_default_sent_by_a_custom_action_counts_as_a_fallback(tmp_path: Pa
 
     def steps(reply: BotUttered) -> list:
         return [
-            user("out_of_scope", 0.9), "action_answer_from_knowledge", reply,
-            user("inform", 0.9), "action_answer_from_knowledge", reply,
+            user("out_of_scope", 0.9),
+            "action_answer_from_knowledge",
+            reply,
+            user("inform", 0.9),
+            "action_answer_from_knowledge",
+            reply,
             user("nlu_fallback", 0.4),
         ]
+
     assert reason(make_policy(tmp_path), conversation(domain, steps(rephrase))) == REPEATED_FALLBACK
     assert reason(make_policy(tmp_path), conversation(domain, steps(page))) is None
 
@@ -266,17 +273,24 @@ def test_one_good_turn_among_four_does_not_reset_the_fallback_count(tmp_path: Pa
 
 def test_two_good_turns_or_a_good_latest_turn_do_not_fire(policy: HandoffPolicy, domain: Domain) -> None:
     two_good = [
-        user("nlu_fallback", 0.4), "utter_default",
-        user("order_status", 0.95), "order_form",
-        user("greet", 0.95), "utter_greet",
-        user("nlu_fallback", 0.4), "utter_default",
+        user("nlu_fallback", 0.4),
+        "utter_default",
+        user("order_status", 0.95),
+        "order_form",
+        user("greet", 0.95),
+        "utter_greet",
+        user("nlu_fallback", 0.4),
+        "utter_default",
         user("nlu_fallback", 0.4),
     ]
     assert reason(policy, conversation(domain, two_good)) is None
     latest_good = [
-        user("nlu_fallback", 0.4), "utter_default",
-        user("nlu_fallback", 0.4), "utter_default",
-        user("nlu_fallback", 0.4), "utter_default",
+        user("nlu_fallback", 0.4),
+        "utter_default",
+        user("nlu_fallback", 0.4),
+        "utter_default",
+        user("nlu_fallback", 0.4),
+        "utter_default",
         user("greet", 0.95),
     ]
     assert reason(policy, conversation(domain, latest_good)) is None
@@ -299,6 +313,90 @@ def test_core_fallbacks_and_low_confidence_count(policy: HandoffPolicy, domain: 
         user("complaint", 0.45),
     ]
     assert reason(policy, conversation(domain, steps)) == REPEATED_FALLBACK
+
+
+# -------------------------------------------------------------------- no-op replies (repeated_fallback)
+
+#: What action_handle_confirmation sends for a yes/no when nothing is pending.
+OKAY = BotUttered("Okay! Let me know what you'd like to do next.", metadata={"utter_action": "utter_ok"})
+
+
+def noop_then_two_fallbacks(first: Any, *answer: Any) -> list:
+    """A message answered by ``answer`` (default: action_handle_confirmation saying utter_ok), then two
+    messages that fell back; the decision is on the second of them."""
+    answer = answer or ("action_handle_confirmation", OKAY)
+    return [
+        first,
+        *answer,
+        user("nlu_fallback", 0.4, text="the button thing on the jacket"),
+        "utter_default",
+        user("nlu_fallback", 0.4, text="it still won't"),
+    ]
+
+
+def test_a_confident_misreading_answered_with_okay_counts_as_failed(tmp_path: Path, domain: Domain) -> None:
+    """ "it won't do the thing" read as deny (0.6) got the no-op "Okay!": not understood, whatever the NLU
+    said; with the two fallbacks after it, three failed turns."""
+    steps = noop_then_two_fallbacks(user("deny", 0.6, text="it won't do the thing"))
+    policy = make_policy(tmp_path)
+    assert reason(policy, conversation(domain, steps)) == REPEATED_FALLBACK
+    details = policy.decide(conversation(domain, steps)).details[REPEATED_FALLBACK]
+    assert details["noop_replies"] == 1 and details["failed_turns"] == 3
+    assert reason(make_policy(tmp_path, noop_responses=[]), conversation(domain, steps)) is None
+    # utter_ok run as a response action (no custom action) is the same no-op; so is a confident inform
+    inform = noop_then_two_fallbacks(user("inform", 0.88, text="the zip on the thing I got"), "utter_ok")
+    assert reason(policy, conversation(domain, inform)) == REPEATED_FALLBACK
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        user("affirm", 0.95, text="ok"),
+        user("thank", 0.9, text="thanks a lot, that is all"),
+        user("greet", 0.9, text="hello there you lovely bot"),
+        user("deny", 0.9, text="no"),
+        user("deny", 0.9, text="no thank you"),
+        user("deny", 0.9, text="I'd rather not"),
+        user("deny", 1.0, feeling=None),  # a `/deny` button
+        user("inform", 1.0, feeling=None),  # any button: the NLU cannot misread it
+    ],
+)
+def test_okay_to_a_plain_yes_no_or_thanks_is_no_misunderstanding(
+    policy: HandoffPolicy, domain: Domain, first: Any
+) -> None:
+    assert reason(policy, conversation(domain, noop_then_two_fallbacks(first))) is None
+
+
+def test_a_deny_longer_than_noop_short_max_words_counts(tmp_path: Path, domain: Domain) -> None:
+    steps = noop_then_two_fallbacks(user("deny", 0.9, text="no, that's not it"))  # 4 words
+    assert reason(make_policy(tmp_path), conversation(domain, steps)) == REPEATED_FALLBACK
+    assert reason(make_policy(tmp_path, noop_short_max_words=4), conversation(domain, steps)) is None
+    exempt = make_policy(tmp_path, noop_exempt_intents=["deny"])
+    assert reason(exempt, conversation(domain, steps)) is None
+
+
+def test_okay_with_something_else_said_is_no_noop(policy: HandoffPolicy, domain: Domain) -> None:
+    """The no-op must be the only thing the bot said in answer: a search it ran, a text it wrote or another
+    response means the message did something."""
+    first = user("deny", 0.7, text="not these, any colour is fine")
+    listed = BotUttered("Here is what I found: ...")  # free text, no response name
+    other = BotUttered("Anything else?", metadata={"utter_action": "utter_ask_anything_else"})
+    for answer in (("action_handle_confirmation", OKAY, listed), ("action_handle_confirmation", OKAY, other)):
+        assert reason(policy, conversation(domain, noop_then_two_fallbacks(first, *answer))) is None
+    # another response alone is no no-op either
+    assert reason(policy, conversation(domain, noop_then_two_fallbacks(first, "utter_greet"))) is None
+
+
+def test_the_latest_turn_is_judged_by_its_own_nlu(policy: HandoffPolicy, domain: Domain) -> None:
+    """The bot has not answered the latest message yet: a confident deny after two fallbacks is understood."""
+    steps = [
+        user("nlu_fallback", 0.4),
+        "utter_default",
+        user("nlu_fallback", 0.4),
+        "utter_default",
+        user("deny", 0.8, text="no, that is not what I asked at all"),
+    ]
+    assert reason(policy, conversation(domain, steps)) is None
 
 
 # ----------------------------------------------------------------------------- repeated_request
@@ -333,10 +431,12 @@ def test_different_requests_or_small_talk_are_not_repeats(tmp_path: Path, domain
 
 
 def test_equivalent_intents_count_as_the_same_request(tmp_path: Path, domain: Domain) -> None:
-    """"Where is my parcel?" / "is it lost?" / "has it been lost or not?": one unanswered request."""
+    """ "Where is my parcel?" / "is it lost?" / "has it been lost or not?": one unanswered request."""
     steps = [
-        user("order_status", text="tracking hasn't moved"), "action_handle_order_request",
-        user("delivery_problem", text="is it lost?"), "utter_delivery_problem",
+        user("order_status", text="tracking hasn't moved"),
+        "action_handle_order_request",
+        user("delivery_problem", text="is it lost?"),
+        "utter_delivery_problem",
         user("delivery_problem", text="has it been lost or not?"),
     ]
     assert reason(make_policy(tmp_path), conversation(domain, steps)) == REPEATED_REQUEST
@@ -348,7 +448,9 @@ def test_the_same_answer_twice_and_a_third_ask_is_a_repeated_request(tmp_path: P
     """However the NLU labels each try, a shopper who got the same answer twice and asks again is stuck."""
     answer = BotUttered("If a payment does not go through, check the card details ...")
     steps = [
-        user("payment_issue", text="charged but no confirmation"), "action_answer_policy_question", answer,
+        user("payment_issue", text="charged but no confirmation"),
+        "action_answer_policy_question",
+        answer,
         user("account_help", text="card charged, no order in my account"),
         "action_answer_policy_question",
         answer,
@@ -363,6 +465,151 @@ def test_the_same_answer_twice_and_a_third_ask_is_a_repeated_request(tmp_path: P
     assert reason(policy, conversation(domain, different)) is None
     thanks = steps[:-1] + [user("thank", text="ok thanks")]
     assert reason(policy, conversation(domain, thanks)) is None
+
+
+#: A generic answer the bot gives to an order question it cannot act on.
+GENERIC = BotUttered(
+    "Orders can be changed until they ship ...", metadata={"utter_action": "utter_change_order"}
+)
+ORDER = [{"entity": "order_id", "value": "SA-100001"}]
+
+
+def restated(third: Any, second: Optional[Any] = None) -> list:
+    """change_order, a misunderstanding, then ``third`` (the decision is on it)."""
+    second = second or user("nlu_fallback", 0.4, text="no the SIZE, on what I bought")
+    return [
+        user("change_order", 0.9, text="I need to change the size on my order"),
+        "action_answer_policy_question",
+        GENERIC,
+        second,
+        "utter_default",
+        third,
+    ]
+
+
+def test_a_request_restated_after_a_misunderstanding_is_repeated(tmp_path: Path, domain: Domain) -> None:
+    """The third ask lands on another order intent (the wording changed, the NLU is unsure): three asks."""
+    steps = restated(user("order_status", 0.68, text="can you change what I ordered"))
+    policy = make_policy(tmp_path)
+    assert reason(policy, conversation(domain, steps)) == REPEATED_REQUEST
+    details = policy.decide(conversation(domain, steps)).details[REPEATED_REQUEST]
+    assert details["times"] == 3 and details["failed_turns"] == 1
+    assert details["intents"] == ["change_order", "nlu_fallback", "order_status"]
+    assert reason(make_policy(tmp_path, repeat_count_failed_turns=False), conversation(domain, steps)) is None
+    # the restatement read as a low-confidence inform is the same misunderstanding
+    low_inform = restated(
+        user("order_status", 0.68, text="can you change what I ordered"),
+        user("inform", 0.45, text="the size of the shoes in it"),
+    )
+    assert reason(policy, conversation(domain, low_inform)) == REPEATED_REQUEST
+    # ... and so is the second ask read, unsure, as the third one's intent
+    low_order = restated(
+        user("order_status", 0.68, text="can you change what I ordered"),
+        user("order_status", 0.45, text="the size, of the order, I need to change it"),
+    )
+    assert reason(policy, conversation(domain, low_order)) == REPEATED_REQUEST
+
+
+def test_the_same_request_around_a_failed_turn_counts_three(policy: HandoffPolicy, domain: Domain) -> None:
+    steps = [
+        user("payment_issue", 0.9, text="my payment went through twice"),
+        "action_answer_policy_question",
+        user("complaint", 0.42, text="twice the money gone"),
+        "utter_complaint",
+        user("payment_issue", 0.85, text="I was charged two times for one order"),
+    ]
+    assert reason(policy, conversation(domain, steps)) == REPEATED_REQUEST
+    # a deny that got the no-op "Okay!" is the misunderstanding in between (A and B together)
+    noop = [
+        *steps[:2],
+        user("deny", 0.7, text="no that does not help me"),
+        "action_handle_confirmation",
+        OKAY,
+        steps[-1],
+    ]
+    assert reason(policy, conversation(domain, noop)) == REPEATED_REQUEST
+
+
+@pytest.mark.parametrize(
+    "third",
+    [
+        # a different, clearly understood request of another group
+        user("search_product", 0.93, text="show me rain jackets"),
+        # another order intent, but understood: a new request ("and where is my other order?")
+        user("order_status", 0.9, text="where is my parcel"),
+        # a related intent about another order
+        user(
+            "order_status",
+            0.68,
+            text="what about SA-100002",
+            entities=[{"entity": "order_id", "value": "SA-100002"}],
+        ),
+        # small talk and answers are no requests
+        user("thank", 0.9, text="ok thanks"),
+    ],
+)
+def test_a_new_request_after_a_misunderstanding_is_no_repeat(
+    policy: HandoffPolicy, domain: Domain, third: Any
+) -> None:
+    first = user("change_order", 0.9, text="change the size on SA-100001", entities=ORDER)
+    steps = [first, *restated(third)[1:]]
+    assert reason(policy, conversation(domain, steps)) is None
+
+
+def test_a_completed_task_ends_the_request(policy: HandoffPolicy, domain: Domain) -> None:
+    """The shopper cancelled an order (the action set task_completed), said something the bot did not get,
+    then asked about an order: the next thing, not the same request again."""
+    steps = [
+        user("cancel_order", 0.9, text="cancel my order please"),
+        "action_handle_order_request",
+        SlotSet("task_completed", True),
+        user("nlu_fallback", 0.4, text="hm and the other"),
+        "utter_default",
+        user("order_status", 0.7, text="when does the other one come"),
+    ]
+    assert reason(policy, conversation(domain, steps)) is None
+    steps[2] = SlotSet("task_completed", False)
+    assert reason(policy, conversation(domain, steps)) == REPEATED_REQUEST
+
+
+def test_a_low_confidence_answer_a_form_took_is_no_restatement(tmp_path: Path, domain: Domain) -> None:
+    """In a form a low intent confidence is no misunderstanding: the form took the e-mail anyway."""
+    # as in config.yml: repeated_request may fire while a form asks
+    policy = make_policy(tmp_path, triggers_in_active_loop=list(ALL_TRIGGERS))
+    email = [{"entity": "email", "value": "alex@example.com"}]
+    steps = [
+        user("cancel_order", 0.9, text="cancel my order"),
+        *in_form(),
+        user("inform", 0.45, text="alex@example.com", entities=email),
+        "order_form",
+        ActiveLoop(None),
+        "action_handle_order_request",
+        user("order_status", 0.7, text="and when does it ship"),
+    ]
+    assert reason(policy, conversation(domain, steps)) is None
+    # a message the form could not use (nlu_fallback) is one, though: the form asks again, the shopper
+    # restates the request
+    stuck = [
+        user("change_order", 0.9, text="change my order"),
+        *in_form(),
+        user("nlu_fallback", 0.4, text="no I want a different size"),
+        "order_form",
+        user("order_status", 0.66, text="change the size of my order"),
+    ]
+    assert reason(policy, conversation(domain, stuck)) == REPEATED_REQUEST
+
+
+def test_related_requests_without_a_misunderstanding_are_no_repeat(
+    policy: HandoffPolicy, domain: Domain
+) -> None:
+    steps = [
+        user("change_order", 0.9),
+        "action_answer_policy_question",
+        user("change_shipping_address", 0.85),
+        "action_answer_policy_question",
+        user("order_status", 0.7),
+    ]
+    assert reason(policy, conversation(domain, steps)) is None
 
 
 @pytest.mark.parametrize(

@@ -78,6 +78,10 @@ SEMANTIC_WEIGHT = 0.85
 #: 0.59 (tuning F1 0.958; held-out F1 0.937, 59/63 answered, 4/57 negatives answered). Without them the best
 #: was 0.44 (held-out F1 0.862, 11/57 negatives answered); the 0.29 shipped before that answered 46 of 57.
 #: Short questions score lower ("do you take apple pay" 0.56): under a policy intent they get its fixed reply.
+#: With bench/knowledge/chatty.yml as a second tuning set (2026-12-06) the best is 0.48, which answers 18 of
+#: the held-out set's 57 negatives (F1 0.875 vs 0.919): the fallback keeps 0.59, its alternative being an
+#: honest "I don't know"; the policy path, whose alternative is a fixed summary, uses 0.52
+#: (actions/policy_answers.py).
 DEFAULT_THRESHOLD = 0.59
 #: Keyword-only scores are on another scale (no cosine); used when the encoder is missing. Calibrated
 #: the same way, 0.27 with the no-page negatives (0.19 before); keyword scores separate off-topic messages

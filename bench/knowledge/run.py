@@ -9,7 +9,8 @@ silk: the hard negatives, added 2026-12-05). Both count as "must not be answered
   and the answer thresholds shipped in :mod:`shop.knowledge` were chosen on it;
 * ``chatty.yml`` (114 questions, 25 unrelated, 49 no_page, added 2026-12-06; one no_page question became
   answerable when the delivery speed section was written the same day) is a SECOND TUNING set, in the
-  voice of the chat widget (long messages with a backstory, typos, non-native English, terse fragments): ``questions.yml`` was written in the same voice as the sections' indexed questions
+  voice of the chat widget (long messages with a backstory, typos, non-native English, terse fragments):
+  ``questions.yml`` was written in the same voice as the sections' indexed questions
   (data/knowledge/questions/*.yml), so on it alone answerable questions score higher than real shoppers'
   messages and the threshold comes out too high;
 * ``heldout.yml`` (63 questions, 22 unrelated, 35 no_page) was written afterwards and is never used to

@@ -243,6 +243,8 @@ class UserTurn:
     # classifier when it was trained with sensitive labels): label and confidence, None without one.
     sensitive: Optional[str] = None
     sensitive_confidence: float = 0.0
+    # The head's whole ranking, (label, confidence) pairs: "is it sensitive at all?" sums the topics.
+    sensitive_ranking: Tuple[Tuple[str, float], ...] = ()
 
     @property
     def is_intent_payload(self) -> bool:
@@ -305,6 +307,11 @@ def _turn_from_event(event: UserUttered, anger_labels: Set[str], active_loop: Op
         active_loop=active_loop,
         sensitive=sensitive.get(INTENT_NAME_KEY),
         sensitive_confidence=_as_float(sensitive.get(PREDICTED_CONFIDENCE_KEY)),
+        sensitive_ranking=tuple(
+            (str(entry.get(INTENT_NAME_KEY)), _as_float(entry.get(PREDICTED_CONFIDENCE_KEY)))
+            for entry in (sensitive.get(EMOTION_RANKING) or [])
+            if isinstance(entry, dict) and entry.get(INTENT_NAME_KEY)
+        ),
     )
 
 
@@ -533,6 +540,13 @@ class HandoffPolicy(ConfigOnlyPolicy):
             # harassment, data leaks, a deceased account holder). null disables it.
             "sensitive_model_threshold": 0.5,
             "sensitive_none_labels": ["none"],
+            # What is compared with `sensitive_model_threshold`: "top_label" (the head's top label, when
+            # it is a topic) or "any_topic" (the sum of all topics' confidences, i.e. 1 - P(nothing
+            # sensitive), with the likeliest topic as the reason). The question is whether a person is
+            # needed, not which topic: "an order on my account I never placed" read as fraud 0.48, none
+            # 0.49, bereavement 0.01 is more likely sensitive than not. Without a ranking in the parse
+            # data both read the top label.
+            "sensitive_model_score": "any_topic",
             # A pattern match below is ignored when the sensitive head is at least this sure the message
             # is about nothing sensitive ("just watched a movie about an online shopping scam"). null:
             # patterns always fire.
@@ -742,6 +756,9 @@ class HandoffPolicy(ConfigOnlyPolicy):
             numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
             if value is not None and not (numeric and 0.0 <= value <= 1.0):
                 fail(f"`{key}` must be null or a number between 0 and 1, got {value!r}.")
+        score_kind = config["sensitive_model_score"]
+        if score_kind not in ("top_label", "any_topic"):
+            fail(f"`sensitive_model_score` must be top_label or any_topic, got {score_kind!r}.")
         if config["anger_min_turns"] > config["anger_window"]:
             fail("`anger_min_turns` cannot exceed `anger_window`.")
         if config["fallback_turns"] > config["fallback_window"]:
@@ -946,14 +963,9 @@ class HandoffPolicy(ConfigOnlyPolicy):
         ):
             return {"intent": latest.intent, "confidence": latest.confidence}
         threshold = self.config["sensitive_model_threshold"]
-        if (
-            threshold is not None
-            and latest.sensitive
-            and not latest.is_intent_payload
-            and latest.sensitive not in set(self.config["sensitive_none_labels"])
-            and latest.sensitive_confidence >= float(threshold)
-        ):
-            return {"topic": latest.sensitive, "confidence": round(latest.sensitive_confidence, 3)}
+        topic, score = self._sensitive_score(latest)
+        if threshold is not None and topic and not latest.is_intent_payload and score >= float(threshold):
+            return {"topic": topic, "confidence": round(score, 3)}
         veto = self.config["sensitive_pattern_veto"]
         if (
             veto is not None
@@ -965,6 +977,18 @@ class HandoffPolicy(ConfigOnlyPolicy):
         if pattern is not None:
             return {"pattern": pattern}
         return None
+
+    def _sensitive_score(self, turn: UserTurn) -> Tuple[Optional[str], float]:
+        """(topic, score) of the sensitive head for ``turn`` by `sensitive_model_score`; topic None when
+        the head saw nothing sensitive or gave no output."""
+        none_labels = set(self.config["sensitive_none_labels"])
+        topics = [(label, conf) for label, conf in turn.sensitive_ranking if label not in none_labels]
+        if self.config["sensitive_model_score"] == "any_topic" and topics:
+            best = max(topics, key=lambda item: item[1])[0]
+            return best, sum(conf for _, conf in topics)
+        if turn.sensitive and turn.sensitive not in none_labels:
+            return turn.sensitive, turn.sensitive_confidence
+        return None, 0.0
 
     def _anger_sustained(self, turns: List[UserTurn]) -> Optional[Dict[str, Any]]:
         threshold = self.config["anger_threshold"]

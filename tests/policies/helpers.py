@@ -126,9 +126,11 @@ def user(
     entities: Optional[List[Dict[str, Any]]] = None,
     sensitive: Optional[str] = None,
     sensitive_confidence: float = 0.9,
+    sensitive_ranking: Optional[Dict[str, float]] = None,
 ) -> UserUttered:
     """A user message; `feeling=None` builds it like an `/intent` payload (no emotion). `sensitive` adds
-    the classifier's sensitive-topic prediction (same shape as the emotion)."""
+    the classifier's sensitive-topic prediction (same shape as the emotion); `sensitive_ranking` its whole
+    ranking ({label: confidence}; default: the top label alone)."""
     text = text if text is not None else (f"/{intent}" if feeling is None else f"some {intent} message")
     parse_data: Dict[str, Any] = {
         "intent": {"name": intent, "confidence": confidence},
@@ -141,7 +143,10 @@ def user(
         parse_data["sensitive"] = {
             "name": sensitive,
             "confidence": sensitive_confidence,
-            "ranking": [{"name": sensitive, "confidence": sensitive_confidence}],
+            "ranking": [
+                {"name": label, "confidence": conf}
+                for label, conf in (sensitive_ranking or {sensitive: sensitive_confidence}).items()
+            ],
         }
     return UserUttered(text, parse_data["intent"], parse_data["entities"], parse_data)
 

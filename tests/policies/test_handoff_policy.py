@@ -684,6 +684,44 @@ def test_the_sensitive_head_needs_confidence_and_a_real_topic(tmp_path: Path, do
         make_policy(tmp_path, sensitive_model_threshold=1.5)
 
 
+def test_the_sensitive_head_counts_all_topics_together(tmp_path: Path, domain: Domain) -> None:
+    """ "An order on my account I never placed": fraud 0.48, none 0.49 is more likely sensitive than not."""
+    text = "and now there's an order on my account that I never placed"
+    split = {"none": 0.49, "fraud": 0.48, "bereavement": 0.03}
+    tracker = conversation(
+        domain,
+        [
+            user(
+                "account_help",
+                text=text,
+                sensitive="none",
+                sensitive_confidence=0.49,
+                sensitive_ranking=split,
+            )
+        ],
+    )
+    policy = make_policy(tmp_path)
+    assert reason(policy, tracker) == SENSITIVE_TOPIC
+    assert policy.decide(tracker).details[SENSITIVE_TOPIC] == {"topic": "fraud", "confidence": 0.51}
+    assert reason(make_policy(tmp_path, sensitive_model_score="top_label"), tracker) is None
+    mostly_none = {"none": 0.6, "fraud": 0.2, "legal": 0.2}
+    calm = conversation(
+        domain,
+        [
+            user(
+                "account_help",
+                text=text,
+                sensitive="none",
+                sensitive_confidence=0.6,
+                sensitive_ranking=mostly_none,
+            )
+        ],
+    )
+    assert reason(policy, calm) is None
+    with pytest.raises(InvalidConfigException):
+        make_policy(tmp_path, sensitive_model_score="sum")
+
+
 def test_precedence_when_several_triggers_fire(policy: HandoffPolicy, domain: Domain) -> None:
     tracker = conversation(
         domain, [angry(), "utter_complaint", angry("request_human", text="fraud! get me a human agent")]

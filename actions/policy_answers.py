@@ -24,6 +24,7 @@ from actions.common import MAX_TEXT_LENGTH, clean_text, latest_intent
 from actions.knowledge import utter_passage
 from actions.questions import asks_how_things_work, is_general_question
 from shop import normalize_order_id
+from shop.knowledge import DEFAULT_THRESHOLD as KNOWLEDGE_THRESHOLD
 
 logger = logging.getLogger(__name__)
 
@@ -148,8 +149,13 @@ def answer_general_question(
     actions/questions.py) and a passage fits; False (nothing sent) otherwise. ``with_order``: also a
     question with a policy cue about the shopper's own order ("is it too late to cancel SA-100021?"),
     for the order form, which goes on with the request after the answer. ``threshold``: the score the
-    passage needs (default :func:`policy_threshold`; :data:`STRONG_PAGE_THRESHOLD` under intents whose own
-    flow is not about the shop's rules)."""
+    passage needs (default: the knowledge fallback's :data:`shop.knowledge.DEFAULT_THRESHOLD`;
+    :data:`STRONG_PAGE_THRESHOLD` under intents whose own flow is not about the shop's rules)."""
+    if threshold is None:
+        # Not the policy path's lower threshold: here the alternative to a page is a question back ("which
+        # product?", "what's your order number?"), not a fixed summary, so a page needs the knowledge
+        # fallback's evidence.
+        threshold = KNOWLEDGE_THRESHOLD
     message = tracker.latest_message or {}
     question = clean_text(message.get("text"), MAX_TEXT_LENGTH)
     is_question = asks_how_things_work if with_order else is_general_question

@@ -297,3 +297,30 @@ def test_questions_asked_late_or_indirectly_are_questions(text):
 )
 def test_statements_and_requests_with_question_words_inside_are_not(text):
     assert is_general_question(text, []) is False
+
+
+class _OnePassageKB:
+    """A knowledge base whose best passage always scores ``score``."""
+
+    keyword_only = False
+
+    def __init__(self, score):
+        self.score = score
+
+    def search(self, question, k=3):
+        return [_passage("care#Wool and merino", self.score)]
+
+
+def test_the_policy_path_takes_weaker_pages_than_the_product_and_order_flows(monkeypatch, domain):
+    """Between the two thresholds a page beats a policy intent's fixed summary, but not a question back."""
+    from actions.products import ActionProductInfo
+
+    monkeypatch.delenv(policy_answers.THRESHOLD_ENV, raising=False)
+    between = (policy_answers.DEFAULT_POLICY_THRESHOLD + DEFAULT_THRESHOLD) / 2
+    monkeypatch.setattr(policy_answers, "_knowledge_base", lambda: _OnePassageKB(between))
+    question = "how should I wash a wool jumper?"
+    assert responses(ask(domain, question, "return_policy")) == ["utter_knowledge_answer"]
+    messages, _ = run_action(ActionProductInfo(), make_tracker(text=question, intent="product_info"), domain)
+    assert responses(messages) == ["utter_ask_which_product"]
+    messages, _ = run_action(ActionAskOrderId(), make_tracker(text=question, intent="return_item"), domain)
+    assert responses(messages) == ["utter_ask_order_id"]

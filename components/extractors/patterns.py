@@ -33,7 +33,9 @@ HASH_ORDER_RE = re.compile(r"(?<![#&\d])#\s?\d{6}(?!\d)")
 BARE_ORDER_RE = re.compile(r"(?<![\w$€£.,/:-])\d{6}(?!\d)(?![.,/:]\d|\s?(?:€|\$|£|%))")
 ORDER_CONTEXT_RE = re.compile(
     r"\b(?:orders?|ordered|package|parcel|deliver(?:y|ed)?|shipment|shipping|shipped|track(?:ing)?|"
-    r"returns?|refunds?|cancel(?:led|ed)?|purchase|number|no\.?|ref(?:erence)?|id|receipt|invoice)\b",
+    r"returns?|retruns?|retuns?|refunds?|cancel(?:led|ed)?|purchase|number|no\.?|ref(?:erence)?|id|receipt|"
+    # "the hoodie from 100002": an item from a six-digit number is an item from an order
+    r"invoice|from\s+#?\d{6})\b",
     re.IGNORECASE,
 )
 #: A reply this short ("100042", "it's 100042") is an answer to "what is your order number?".

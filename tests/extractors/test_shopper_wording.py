@@ -145,6 +145,13 @@ def test_bare_digits_next_to_an_email_are_an_order_number(matcher):
     assert _of(matcher, "we moved to 100017 new street last year", "order_id") == []
 
 
+def test_bare_digits_after_from_or_a_misspelt_return_are_an_order_number(matcher):
+    found = extract(matcher, "i wnat to retrun the hodie from 100002 today please")
+    assert ("order_id", "100002", "SA-100002") in found
+    assert ("order_id", "100003", "SA-100003") in extract(matcher, "need a retrun label for 100003 asap thanks")
+    assert _of(matcher, "I paid 100002 dollars for a very expensive coat, can you believe it", "order_id") == []
+
+
 # ---------------------------------------------------------------- partly typed product names
 @pytest.mark.parametrize(
     "text, span, name",

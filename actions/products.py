@@ -460,7 +460,7 @@ class ActionSearchProducts(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[Dict[str, Any]]:
-        # "my chest is 97 cm, which size hoodie should i get?": the size guide answers; the hoodies follow
+        # "chest 102 cm, is that an L or an XL in hoodies?": the size guide answers; the hoodies follow
         answered_first = latest_intent(tracker) == "search_product" and answer_general_question(
             dispatcher, tracker, threshold=STRONG_PAGE_THRESHOLD
         )
@@ -561,7 +561,7 @@ class ActionSearchProducts(Action):
 
 class ActionAskCategory(Action):
     """The product search form's question for the category. When the message that started the form asks
-    something a help page answers very well ("I'm a US men's 9, what's that in your sizes?"), that answer
+    something a help page answers very well ("what is a UK 8 in your shoe sizes?"), that answer
     comes first and the question only offers products (``utter_ask_category_after_answer``); otherwise it
     is the plain ``utter_ask_category``."""
 

@@ -24,8 +24,8 @@ _QUESTION_START = re.compile(
     re.IGNORECASE,
 )
 #: A question word or modal opening a later sentence or clause: shoppers tell the story first and ask
-#: last, often without a question mark ("my hoodie shrank in the dryer :( is that normal and how do I stop
-#: it"). Only clause openings count, so "I know what I want" is no question.
+#: last, often without a question mark ("the jumper went bobbly after two washes, is that expected and how
+#: can I avoid it"). Only clause openings count, so "I know what I want" is no question.
 _LATER_QUESTION = re.compile(
     r"(?:[.!?;:)(]\s*|\n\s*|,\s*|\b(?:and|but|so|also)\s+)(?:"
     # a question word, then a modal or a pronoun: "which should i ...", "how do i ...", "what size ..."

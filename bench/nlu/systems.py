@@ -39,8 +39,11 @@ def shipped_settings(config_path: Path = REPO / "config.yml") -> Dict[str, Any]:
         if name == "DIETClassifier":
             settings["diet"] = {k: v for k, v in component.items() if k != "name"}
             settings["diet"].setdefault("epochs", DEFAULT_DIET_EPOCHS)
-        elif name == "FallbackClassifier":
-            settings["fallback"].update({k: v for k, v in component.items() if k != "name"})
+        elif name == "FallbackClassifier" or name.endswith(".GroupedFallbackClassifier"):
+            # the baselines get Rasa's own rule with the same thresholds
+            settings["fallback"].update(
+                {k: v for k, v in component.items() if k in ("threshold", "ambiguity_threshold")}
+            )
     return settings
 
 

@@ -146,7 +146,7 @@ def test_bare_digits_next_to_an_email_are_an_order_number(matcher):
 
 
 def test_bare_digits_after_from_or_a_misspelt_return_are_an_order_number(matcher):
-    found = extract(matcher, "i wnat to retrun the hodie from 100002 today please")
+    found = extract(matcher, "pls help me retrun the jaket from 100002 today")
     assert ("order_id", "100002", "SA-100002") in found
     label = extract(matcher, "need a retrun label for 100003 asap thanks")
     assert ("order_id", "100003", "SA-100003") in label

@@ -685,8 +685,8 @@ def test_the_sensitive_head_needs_confidence_and_a_real_topic(tmp_path: Path, do
 
 
 def test_the_sensitive_head_counts_all_topics_together(tmp_path: Path, domain: Domain) -> None:
-    """ "An order on my account I never placed": fraud 0.48, none 0.49 is more likely sensitive than not."""
-    text = "and now there's an order on my account that I never placed"
+    """ "A purchase on my profile I did not make": fraud 0.48, none 0.49 is more likely sensitive than not."""
+    text = "there is a purchase on my profile that I did not make"
     split = {"none": 0.49, "fraud": 0.48, "bereavement": 0.03}
     tracker = conversation(
         domain,
@@ -934,14 +934,14 @@ def test_fingerprint_follows_the_config() -> None:
 
 
 def test_a_shopper_who_says_they_need_no_person_is_not_handed_over(policy: HandoffPolicy, domain: Domain):
-    declined = "no thanks, don't need a human, that's all I wanted to know"
+    declined = "no thanks, I do not need a human, that answers it"
     assert reason(policy, conversation(domain, [user("request_human", 0.8, text=declined)])) is None
     asked = "I don't want the bot, get me a human"  # the negation is about the bot, not a person
     assert reason(policy, conversation(domain, [user("request_human", 0.8, text=asked)])) == EXPLICIT_REQUEST
 
 
 def test_the_sensitive_head_vetoes_a_keyword_in_a_harmless_message(tmp_path: Path, domain: Domain) -> None:
-    text = "just watched a movie about a huge online shopping scam, wild stuff"
+    text = "read a novel about a shopping scam last week, gripping"
 
     def said(confidence: float):
         return conversation(

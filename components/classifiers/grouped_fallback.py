@@ -22,6 +22,8 @@ from rasa.shared.exceptions import InvalidConfigException
 from rasa.shared.nlu.constants import INTENT_NAME_KEY, INTENT_RANKING_KEY
 from rasa.shared.nlu.training_data.message import Message
 
+from shop.clauses import request_key
+
 EQUIVALENT_INTENTS = "equivalent_intents"
 
 
@@ -36,29 +38,28 @@ class GroupedFallbackClassifier(FallbackClassifier):
 
     def __init__(self, config: Dict[str, Any]) -> None:
         super().__init__(config)
-        self._group_of = self._groups(config.get(EQUIVALENT_INTENTS) or [])
+        self._equivalent = self._checked_groups(config.get(EQUIVALENT_INTENTS) or [])
 
     @staticmethod
-    def _groups(groups: Sequence[Any]) -> Dict[str, int]:
-        """Intent -> index of its group; a malformed setting is a clear error at load time."""
-        group_of: Dict[str, int] = {}
-        for index, group in enumerate(groups):
+    def _checked_groups(groups: Sequence[Any]) -> List[Sequence[str]]:
+        """The groups; a malformed setting is a clear error at load time."""
+        seen: set = set()
+        for group in groups:
             if not isinstance(group, (list, tuple)) or len(group) < 2:
                 raise InvalidConfigException(
                     f"{EQUIVALENT_INTENTS}: each group must be a list of two or more intents, got {group!r}."
                 )
             for intent in group:
-                if str(intent) in group_of:
+                if str(intent) in seen:
                     raise InvalidConfigException(f"{EQUIVALENT_INTENTS}: '{intent}' is in two groups.")
-                group_of[str(intent)] = index
-        return group_of
+                seen.add(str(intent))
+        return [[str(intent) for intent in group] for group in groups]
 
     def same_group(self, first: Optional[str], second: Optional[str]) -> bool:
-        """True when both intents belong to one group of ``equivalent_intents``."""
-        if first is None or second is None:
+        """True when two different intents belong to one group of ``equivalent_intents``."""
+        if first is None or second is None or first == second:
             return False
-        group = self._group_of.get(first)
-        return group is not None and group == self._group_of.get(second)
+        return request_key(first, self._equivalent) == request_key(second, self._equivalent)
 
     def _nlu_prediction_ambiguous(self, message: Message) -> Tuple[bool, Optional[float]]:
         ambiguous, difference = super()._nlu_prediction_ambiguous(message)

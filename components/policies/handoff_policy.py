@@ -173,6 +173,7 @@ from rasa.shared.nlu.constants import (
 )
 
 from components.policies.config_only import ConfigOnlyPolicy
+from shop.clauses import request_key
 
 logger = logging.getLogger(__name__)
 
@@ -1075,13 +1076,6 @@ class HandoffPolicy(ConfigOnlyPolicy):
             return details
         return None
 
-    def _request_key(self, intent: Optional[str]) -> Optional[str]:
-        """The intent, or the first intent of its `repeat_equivalent_intents` group."""
-        for group in self.config["repeat_equivalent_intents"]:
-            if intent in group:
-                return group[0]
-        return intent
-
     def _related(self, earlier: UserTurn, latest: UserTurn) -> bool:
         """Same `repeat_related_intents` group, the latest message below `repeat_related_max_confidence`,
         and no conflicting entity values."""
@@ -1096,7 +1090,8 @@ class HandoffPolicy(ConfigOnlyPolicy):
 
     def _same_request(self, first: UserTurn, second: UserTurn) -> bool:
         """Same (or equivalent) intent and no entity type (and role) given two different values."""
-        if self._request_key(first.intent) != self._request_key(second.intent):
+        equivalent = self.config["repeat_equivalent_intents"]
+        if request_key(first.intent, equivalent) != request_key(second.intent, equivalent):
             return False
         return self._entities_agree(first, second)
 

@@ -441,6 +441,14 @@ class ValidateProductSearchForm(FormValidationAction):
                 if slot not in named and tracker.get_slot(slot) is not None]
 
 
+def answer_search_question(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
+    """A `search_product` message that is a general question a help page fits very well (a sizing or care
+    question naming a category) gets that page; False (nothing sent) otherwise."""
+    return latest_intent(tracker) == "search_product" and answer_general_question(
+        dispatcher, tracker, threshold=STRONG_PAGE_THRESHOLD
+    )
+
+
 class ActionSearchProducts(Action):
     """Searches with the filters of the shopper's request, or refines the latest search.
 
@@ -461,9 +469,7 @@ class ActionSearchProducts(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[Dict[str, Any]]:
         # "chest 102 cm, is that an L or an XL in hoodies?": the size guide answers; the hoodies follow
-        answered_first = latest_intent(tracker) == "search_product" and answer_general_question(
-            dispatcher, tracker, threshold=STRONG_PAGE_THRESHOLD
-        )
+        answered_first = answer_search_question(dispatcher, tracker)
         planned, dropped = self._plan(tracker)
         if planned is None:
             if answered_first:
@@ -571,9 +577,7 @@ class ActionAskCategory(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[Dict[str, Any]]:
-        answered = latest_intent(tracker) == "search_product" and answer_general_question(
-            dispatcher, tracker, threshold=STRONG_PAGE_THRESHOLD
-        )
+        answered = answer_search_question(dispatcher, tracker)
         dispatcher.utter_message(
             response="utter_ask_category_after_answer" if answered else "utter_ask_category"
         )

@@ -238,32 +238,28 @@ def test_policy_cues_in_questions_about_ones_own_order(text, expected):
 
 
 # ----------------------------------------------------------- general questions under the search intents
-def test_a_size_question_that_names_a_category_gets_the_size_guide_then_the_products(use_kb, shop_db, domain):
+def _search_hoodies(domain, text):
+    """Messages of action_search_products for a search_product message naming hoodies."""
     from actions.products import ActionSearchProducts
 
     tracker = make_tracker(
         slots={"category": "hoodies"},
-        text="chest 102 cm, is that an L or an XL in hoodies?",
+        text=text,
         intent="search_product",
         entities=[{"entity": "category", "value": "hoodies"}],
     )
-    messages, _ = run_action(ActionSearchProducts(), tracker, domain)
+    return run_action(ActionSearchProducts(), tracker, domain)[0]
+
+
+def test_a_size_question_that_names_a_category_gets_the_size_guide_then_the_products(use_kb, shop_db, domain):
+    messages = _search_hoodies(domain, "chest 102 cm, is that an L or an XL in hoodies?")
     assert responses(messages) == ["utter_knowledge_answer", "utter_search_results"]
     assert messages[0]["source"].lower().startswith("size guide: clothing")
 
 
 def test_a_plain_search_consults_no_help_page(monkeypatch, shop_db, domain):
-    from actions.products import ActionSearchProducts
-
     monkeypatch.setattr(policy_answers, "_knowledge_base", lambda: pytest.fail("not consulted"))
-    tracker = make_tracker(
-        slots={"category": "hoodies"},
-        text="show me hoodies",
-        intent="search_product",
-        entities=[{"entity": "category", "value": "hoodies"}],
-    )
-    messages, _ = run_action(ActionSearchProducts(), tracker, domain)
-    assert responses(messages) == ["utter_search_results"]
+    assert responses(_search_hoodies(domain, "show me hoodies")) == ["utter_search_results"]
 
 
 def test_the_category_question_answers_a_sizing_question_first(use_kb, domain):

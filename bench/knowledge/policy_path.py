@@ -29,13 +29,13 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from actions.policy_answers import DEFAULT_POLICY_THRESHOLD, POLICY_INTENTS  # noqa: E402
+from bench.knowledge.run import best_threshold as smoothed_best  # noqa: E402
 from shop.knowledge import KnowledgeBase  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 TUNING = ("questions", "chatty")
 HELD_OUT = "heldout"
 THRESHOLDS = tuple(round(t, 2) for t in np.arange(0.40, 0.661, 0.01))
-SMOOTHING = 3
 
 
 def load_rows(name: str) -> list[tuple[str, str | None]]:
@@ -91,9 +91,8 @@ def describe(figures: dict) -> str:
 
 
 def best_threshold(rows: list[dict]) -> float:
-    f1 = [at(rows, t)["f1"] for t in THRESHOLDS]
-    smoothed = [float(np.mean(f1[max(0, i - SMOOTHING) : i + SMOOTHING + 1])) for i in range(len(f1))]
-    return THRESHOLDS[int(np.argmax(smoothed))]
+    """run.py's rule (F1 smoothed over SMOOTHING neighbours, middle of ties) on right-passage F1."""
+    return smoothed_best([{"threshold": t, "f1": at(rows, t)["f1"]} for t in THRESHOLDS])
 
 
 def main(argv: list[str] | None = None) -> int:

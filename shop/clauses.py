@@ -261,21 +261,6 @@ def unanswered_clauses(
     return open_clauses
 
 
-def unanswered_clause(
-    clauses: Any,
-    message_intent: Optional[str],
-    ignored: Iterable[str] = DEFAULT_IGNORED_INTENTS,
-    equivalent: Iterable[Sequence[str]] = DEFAULT_EQUIVALENT_INTENTS,
-    min_confidence: float = DEFAULT_MIN_CLAUSE_CONFIDENCE,
-    ignored_message_intents: Iterable[str] = DEFAULT_IGNORED_MESSAGE_INTENTS,
-) -> Optional[Dict[str, Any]]:
-    """The first clause :func:`unanswered_clauses` finds open, or None."""
-    open_clauses = unanswered_clauses(
-        clauses, message_intent, ignored, equivalent, min_confidence, ignored_message_intents
-    )
-    return open_clauses[0] if open_clauses else None
-
-
 #: Words that point back to what the other clause named ("is *it* free?").
 _BACK_REFERENCE = re.compile(r"\b(it|its|they|them|their|that|this|those|these|one|ones)\b", re.IGNORECASE)
 #: Words that carry no topic of their own (on top of :data:`shop.matching.STOPWORDS`).
@@ -336,6 +321,5 @@ __all__ = [
     "looks_like_request",
     "request_key",
     "split_requests",
-    "unanswered_clause",
     "unanswered_clauses",
 ]

@@ -8,7 +8,6 @@ from shop.clauses import (
     entities_in,
     looks_like_request,
     split_requests,
-    unanswered_clause,
     unanswered_clauses,
 )
 
@@ -89,26 +88,26 @@ SHIPPING = [
 
 
 def test_the_clause_of_another_intent_is_left_open() -> None:
-    assert unanswered_clause(SHIPPING, "delivery_time") == SHIPPING[1]
-    assert unanswered_clause(SHIPPING, "delivery_options") == SHIPPING[0]
+    assert unanswered_clauses(SHIPPING, "delivery_time")[:1] == [SHIPPING[1]]
+    assert unanswered_clauses(SHIPPING, "delivery_options")[:1] == [SHIPPING[0]]
 
 
 def test_nothing_is_left_open_when_it_is_unclear_or_already_answered() -> None:
     # No clause has the message's intent: which half did the answer cover?
-    assert unanswered_clause(SHIPPING, "payment_methods") is None
+    assert unanswered_clauses(SHIPPING, "payment_methods") == []
     # Both halves have the message's intent (or an equivalent one): one answer covers both.
     same = [clause("where is my order", "order_status"), clause("it never arrived", "delivery_problem")]
-    assert unanswered_clause(same, "order_status") is None
+    assert unanswered_clauses(same, "order_status") == []
     # An unsure, ignored or missing clause intent.
     unsure = [SHIPPING[0], clause("is it free?", "delivery_options", confidence=0.3)]
-    assert unanswered_clause(unsure, "delivery_time") is None
+    assert unanswered_clauses(unsure, "delivery_time") == []
     thanks = [SHIPPING[0], clause("can I say thanks", "thank")]
-    assert unanswered_clause(thanks, "delivery_time") is None
+    assert unanswered_clauses(thanks, "delivery_time") == []
     # The message answered a question of the bot, or was not understood.
-    assert unanswered_clause(SHIPPING, "affirm") is None
-    assert unanswered_clause(SHIPPING, "nlu_fallback") is None
-    assert unanswered_clause(None, "delivery_time") is None
-    assert unanswered_clause(SHIPPING[:1], "delivery_time") is None
+    assert unanswered_clauses(SHIPPING, "affirm") == []
+    assert unanswered_clauses(SHIPPING, "nlu_fallback") == []
+    assert unanswered_clauses(None, "delivery_time") == []
+    assert unanswered_clauses(SHIPPING[:1], "delivery_time") == []
 
 
 def test_entities_are_assigned_to_their_clause() -> None:
@@ -124,7 +123,6 @@ def test_entities_are_assigned_to_their_clause() -> None:
 def test_a_message_that_asked_three_things_leaves_two_clauses_open() -> None:
     three = [*SHIPPING, clause("do you take paypal?", "payment_methods", start=45)]
     assert unanswered_clauses(three, "delivery_time") == three[1:]
-    assert unanswered_clause(three, "delivery_time") == three[1]  # the first of them, as before
     assert unanswered_clauses(three, "payment_methods") == three[:2]
     assert unanswered_clauses(three, "order_status") == []  # no clause has the message's intent
     assert unanswered_clauses(SHIPPING, "delivery_time") == [SHIPPING[1]]

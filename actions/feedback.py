@@ -35,7 +35,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import clean_text, get_shop, latest_intent, shop_guarded
-from actions.offers import PENDING_ANYTHING_ELSE, pending_offer
+from actions.offers import PENDING_ANYTHING_ELSE, latest_bot_turn, pending_offer
 
 logger = logging.getLogger(__name__)
 
@@ -228,13 +228,12 @@ def _previous_turn(tracker: Tracker) -> tuple[Optional[str], List[str]]:
     """(the last action before the shopper's latest message, the response names the bot sent in that
     turn); (None, []) for a tracker without that history."""
     events = list(tracker.events or [])
-    users = [index for index, event in enumerate(events) if event.get("event") == "user"]
-    if not users:
+    if not any(event.get("event") == "user" for event in events):
         return None, []
-    start = users[-2] + 1 if len(users) > 1 else 0
+    bot_turn, _ = latest_bot_turn(events)
     action: Optional[str] = None
     responses: List[str] = []
-    for event in events[start : users[-1]]:
+    for event in bot_turn:
         if event.get("event") == "action" and event.get("name") not in (None, "action_listen"):
             action = str(event["name"])
         elif event.get("event") == "bot":

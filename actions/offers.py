@@ -54,7 +54,7 @@ def offer(kind: str, detail: Optional[str] = None) -> Dict[str, Any]:
     return SlotSet(PENDING_SLOT, f"{kind}:{detail}" if detail else kind)
 
 
-def _latest_bot_turn(events: Sequence[Dict[str, Any]]) -> tuple[List[Dict[str, Any]], Optional[int]]:
+def latest_bot_turn(events: Sequence[Dict[str, Any]]) -> tuple[List[Dict[str, Any]], Optional[int]]:
     """(the events between the shopper's previous message and the latest one, index of that previous
     message or None when the latest message is the first)."""
     users = [index for index, event in enumerate(events) if event.get("event") == "user"]
@@ -88,7 +88,7 @@ def _response_offer(bot_turn: Sequence[Dict[str, Any]]) -> Optional[str]:
 
 def pending_offer(tracker: Tracker) -> Optional[str]:
     """The offer the shopper's latest message answers (``kind`` or ``kind:detail``), or None."""
-    bot_turn, previous_user = _latest_bot_turn(tracker.events or [])
+    bot_turn, previous_user = latest_bot_turn(tracker.events or [])
     return _slot_offer(tracker, previous_user) or _response_offer(bot_turn)
 
 

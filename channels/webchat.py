@@ -52,7 +52,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from console.settings import DEFAULT_DISPLAY_NAME, MAX_DISPLAY_NAME
+from console.settings import AGENT_DISPLAY_KEY, AGENT_KEY, DEFAULT_DISPLAY_NAME, MAX_DISPLAY_NAME
 
 logger = logging.getLogger(__name__)
 
@@ -69,11 +69,7 @@ CONSOLE_MARKER = "console"
 MAX_PUSHED_MESSAGES = 50
 #: Keys of a bot message the page understands (Rasa's REST format).
 MESSAGE_KEYS = ("text", "buttons", "image", "attachment", "custom")
-#: Metadata key of the agent who wrote a console reply (their login name, console/app.py; never shown), and
-#: the page's key for the name it shows.
-AGENT_KEY = "agent"
-#: Metadata key of the name the shopper sees for that agent (console/app.py, from the console settings).
-AGENT_DISPLAY_KEY = "agent_display_name"
+#: AGENT_KEY (console.settings) is also the page's key for the name it shows for an agent's reply.
 #: Longest agent name shown to the shopper.
 MAX_AGENT_NAME = MAX_DISPLAY_NAME
 NOT_RECEIVED = "Sorry, your message did not get through. Please send it again in a moment."

@@ -44,7 +44,7 @@ from sanic.response import HTTPResponse
 from console.passwords import dummy_hash, verify_password
 from console.rasa_client import RasaClient, RasaError
 from console.sessions import SessionStore
-from console.settings import MAX_REPLY_LENGTH, ConsoleSettings
+from console.settings import AGENT_DISPLAY_KEY, AGENT_KEY, MAX_REPLY_LENGTH, ConsoleSettings
 from shop import HandoffDesk, ShopUnavailableError, TicketInfo, TicketNotFoundError, TicketStateError
 
 logger = logging.getLogger(__name__)
@@ -75,10 +75,6 @@ SECURITY_HEADERS = {
 #: Slots the console resets when the bot takes over again (the HandoffPolicy's slots in domain.yml).
 ACTIVE_SLOT = "handoff_active"
 REASON_SLOT = "handoff_reason"
-#: Metadata keys of an agent's reply: the login (for the team: transcript, audit) and the name shown to the
-#: shopper (channels/webchat.py reads only the latter).
-AGENT_KEY = "agent"
-AGENT_DISPLAY_KEY = "agent_display_name"
 
 
 class ApiError(Exception):

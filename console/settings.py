@@ -44,6 +44,10 @@ AGENT_NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,60}$")
 DEFAULT_DISPLAY_NAME = "Support agent"
 #: Longest display name (the web chat shows at most this many characters).
 MAX_DISPLAY_NAME = 40
+#: Metadata keys of an agent's reply, written by console/app.py and read by channels/webchat.py: the login
+#: (for the team: transcript, audit; never shown to shoppers) and the name shown to the shopper.
+AGENT_KEY = "agent"
+AGENT_DISPLAY_KEY = "agent_display_name"
 
 
 def _flag(value: str | None) -> bool:

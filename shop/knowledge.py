@@ -81,7 +81,9 @@ SEMANTIC_WEIGHT = 0.85
 #: With bench/knowledge/chatty.yml as a second tuning set (2026-12-06) the best is 0.48, which answers 18 of
 #: the held-out set's 57 negatives (F1 0.875 vs 0.919): the fallback keeps 0.59, its alternative being an
 #: honest "I don't know"; the policy path, whose alternative is a fixed summary, uses 0.52
-#: (actions/policy_answers.py).
+#: (actions/policy_answers.py). A learned answer-or-not model on more retriever features (margins, sentence
+#: scores, keyword coverage; bench/knowledge/answerability.py, 2026-12-06) beat it in cross-validation on the
+#: tuning sets but not on held-out (F1 0.889 vs 0.919, 7 vs 4 of 57 negatives answered): not shipped.
 DEFAULT_THRESHOLD = 0.59
 #: Keyword-only scores are on another scale (no cosine); used when the encoder is missing. Calibrated
 #: the same way, 0.27 with the no-page negatives (0.19 before); keyword scores separate off-topic messages

@@ -15,6 +15,12 @@ an hour), not in a slot, so ``/restart`` does not start the count again; the `em
 mirrors that count. Orders are never looked up by
 e-mail alone (anyone can type an address): a shopper who offers an e-mail instead of the order number
 hears where to find the number and is offered a colleague.
+
+A shopper who has passed the identity check (one order number and its e-mail) may ask for their other
+orders ("what else did I order?", intent `list_orders`, task ``list_orders``): the order form then finds
+the order verified and ``action_handle_order_request`` lists that customer's most recent orders
+(``ShopService.recent_orders``, keyed on the verified order, never on the e-mail). Before the check, the
+form's question says that one order number and its e-mail are all it takes to see the others.
 """
 from __future__ import annotations
 
@@ -78,7 +84,7 @@ ITEM_HINT_ENTITIES = ("product", "category", "brand", "color")
 RETURN_INTENTS = frozenset({"return_item", "request_refund"})
 #: Intents that start the order form with a task (data/rules.yml).
 ORDER_REQUEST_INTENTS = frozenset({"order_status", "cancel_order", "change_shipping_address", "return_item",
-                                   "request_refund", "refund_status"})
+                                   "request_refund", "refund_status", "list_orders"})
 #: Order states whose money is already being refunded (cancellation or return): a refund request about
 #: them gets the refund status.
 REFUNDED_STATUSES = frozenset({"cancelled", "returned"})
@@ -90,7 +96,11 @@ FORMS_YES_CAN_ANSWER = frozenset({"order_form", "product_search_form"})
 YES_HINT_SLOTS = frozenset({"order_id", "email", "new_address", "return_item", "return_reason", "category"})
 #: The action that hands the conversation to a person (actions/handoff.py).
 HANDOFF_ACTION = "action_handoff"
-TASKS = ("status", "cancel", "change_address", "return", "refund_status")
+#: The task of `list_orders`: the verified shopper's recent orders.
+LIST_ORDERS_TASK = "list_orders"
+TASKS = ("status", "cancel", "change_address", "return", "refund_status", LIST_ORDERS_TASK)
+#: How many orders a list shows (the most recent ones); the shopper hears how many older ones there are.
+ORDER_LIST_LIMIT = 5
 RETURN_REFUSALS = {
     "not_delivered": "it hasn't been delivered yet. You can return it once it arrives.",
     "window_expired": "it was delivered more than 30 days ago, outside our 30-day return window.",
@@ -708,11 +718,13 @@ class ActionHandleOrderRequest(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[Dict[str, Any]]:
         order_id, email = tracker.get_slot("order_id"), tracker.get_slot("email")
-        if not (order_id and email and tracker.get_slot("order_verified") is True):
-            dispatcher.utter_message(response="utter_email_mismatch")
-            return self._done()
         task = tracker.get_slot("order_task")
         task = task if task in TASKS else "status"
+        if not (order_id and email and tracker.get_slot("order_verified") is True):
+            # Nothing about any order for an unverified shopper; a list request hears how to verify.
+            unverified = "utter_ask_order_id_to_list_orders" if task == LIST_ORDERS_TASK else None
+            dispatcher.utter_message(response=unverified or "utter_email_mismatch")
+            return self._done()
         shop = get_shop()
         extra: List[Dict[str, Any]] = []
         try:
@@ -724,6 +736,8 @@ class ActionHandleOrderRequest(Action):
                 completed, extra = self._return(dispatcher, tracker, order_id, email)
             elif task == "refund_status":
                 completed, extra = self._refund_status(dispatcher, order_id, email)
+            elif task == LIST_ORDERS_TASK:
+                completed, extra = self._list_orders(dispatcher, order_id, email)
             else:
                 completed = await self._status(dispatcher, tracker, domain, shop.get_order(order_id, email))
         except OrderAccessError:
@@ -902,6 +916,26 @@ class ActionHandleOrderRequest(Action):
             return True, []
         dispatcher.utter_message(response="utter_refund_overdue", problem=" ".join(problems))
         return True, [SlotSet("pending_confirmation", PENDING_HANDOFF)]
+
+    @staticmethod
+    def _list_orders(
+        dispatcher: CollectingDispatcher, order_id: str, email: str
+    ) -> Tuple[bool, List[Dict[str, Any]]]:
+        """The verified customer's most recent orders, newest first: number, date, status and total. The
+        shop looks them up by the verified order (raises OrderAccessError otherwise), not by the e-mail.
+        The task becomes "status": the order number the shopper types next ("SA-100003") asks about that
+        order, not for the list again."""
+        found = get_shop().recent_orders(order_id, email, limit=ORDER_LIST_LIMIT)
+        lines = [
+            f"- {o.order_id}, ordered {o.placed_at.day} {o.placed_at:%B %Y}: {o.status}, {money(o.total)}"
+            for o in found.orders
+        ]
+        older = found.total - len(found.orders)
+        if older > 0:
+            plural = "s" if older != 1 else ""
+            lines.append(f"(and {older} older order{plural}; ask me about any order by its number)")
+        dispatcher.utter_message(response="utter_order_list", orders="\n".join(lines))
+        return True, [SlotSet("order_task", "status")]
 
 
 class ActionHandleConfirmation(Action):

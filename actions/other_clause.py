@@ -64,6 +64,7 @@ ORDER_TASKS: Dict[str, str] = {
     "return_item": "return",
     "request_refund": "return",
     "refund_status": "refund_status",
+    "list_orders": "list_orders",
 }
 #: Product requests and the action (or form) that answers each.
 PRODUCT_ACTIONS: Dict[str, str] = {
@@ -115,6 +116,7 @@ def offer_topic(clause: Mapping[str, Any]) -> Optional[str]:
         "return_item": f"about returning something from {your_order}",
         "request_refund": f"about a refund for {your_order}",
         "refund_status": f"about the refund for {your_order}",
+        "list_orders": "for a list of your orders",
         "search_product": f"about finding {category or 'a product'}",
         "product_info": f"about {product or 'a product'}",
         "check_availability": f"whether {product or 'it'} is in stock",

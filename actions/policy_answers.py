@@ -22,6 +22,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.common import MAX_TEXT_LENGTH, clean_text, latest_intent
 from actions.knowledge import utter_passage
+from actions.orders import LIST_ORDERS_TASK
 from actions.questions import asks_how_things_work, is_general_question
 from shop import normalize_order_id
 from shop.knowledge import DEFAULT_THRESHOLD as KNOWLEDGE_THRESHOLD
@@ -184,7 +185,9 @@ class ActionAskOrderId(Action):
     """The order form's question for the order number. When the message that started the form asks how
     things work ("can I swap for a bigger size?", "how long until my refund arrives?"), the help page
     answers it first and the form then only offers to do it for one of the shopper's orders. A second
-    question in that message is answered before the form asks (`answer_other_question`)."""
+    question in that message is answered before the form asks (`answer_other_question`). A shopper who
+    asked for their orders ("can you look up my orders with my email?") hears that one order number with
+    its e-mail is the way to see them all: orders are never listed for an e-mail alone."""
 
     def name(self) -> str:
         return "action_ask_order_id"
@@ -192,6 +195,9 @@ class ActionAskOrderId(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[Dict[str, Any]]:
+        if tracker.get_slot("order_task") == LIST_ORDERS_TASK:
+            dispatcher.utter_message(response="utter_ask_order_id_to_list_orders")
+            return []
         answered = latest_intent(tracker) in ORDER_TASK_INTENTS and answer_general_question(
             dispatcher, tracker, with_order=True
         )

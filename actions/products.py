@@ -53,6 +53,12 @@ TASK_COMPLETED = "task_completed"
 #: How many "customers also bought" and "similar products" a suggestion shows (each).
 SUGGESTION_LIMIT = 3
 SEARCH_FORM = "product_search_form"
+#: Input channels that get a product list as text only, without a button per product. Rasa's own `rasa
+#: shell` ("cmdline") shows a reply's buttons as an arrow-key menu under its text, so every listed product
+#: appeared twice (and typed letters moved the menu's cursor). The shopper picks a product there by naming
+#: it. `make demo`'s console (channels/console.py) numbers the list in place and names itself
+#: "terminal", so it keeps the buttons, as do REST, the web chat, Telegram and Slack.
+TEXT_ONLY_LIST_CHANNELS = frozenset({"cmdline"})
 
 _ORDINALS = {
     "first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "fourth": 3, "4th": 3,
@@ -323,6 +329,14 @@ def product_buttons(products: List[Any]) -> List[Dict[str, str]]:
     return [{"title": p.name, "payload": "/product_info" + json.dumps({"product": p.name})} for p in products]
 
 
+def list_buttons(tracker: Tracker, products: List[Any]) -> List[Dict[str, str]]:
+    """The buttons to send beside a product list in the text: none where the shopper's channel would show
+    the list a second time (:data:`TEXT_ONLY_LIST_CHANNELS`), else :func:`product_buttons`."""
+    if tracker.get_latest_input_channel() in TEXT_ONLY_LIST_CHANNELS:
+        return []
+    return product_buttons(products)
+
+
 def suggestions_for(product_name: str, limit: int = SUGGESTION_LIMIT) -> tuple[List[Any], List[Any]]:
     """("customers also bought", "similar products") for ``product_name``: in stock, never the product
     itself, and no product in both lists (co-purchases first, as they are the stronger signal)."""
@@ -337,9 +351,9 @@ def suggestions_for(product_name: str, limit: int = SUGGESTION_LIMIT) -> tuple[L
     return also, similar[:limit]
 
 
-def send_suggestions(dispatcher: CollectingDispatcher, product_name: str) -> bool:
-    """"Customers also bought" and "similar products" for ``product_name`` with buttons; False when there
-    is nothing to suggest."""
+def send_suggestions(dispatcher: CollectingDispatcher, tracker: Tracker, product_name: str) -> bool:
+    """"Customers also bought" and "similar products" for ``product_name`` with buttons (where the channel
+    shows them apart from the list, :func:`list_buttons`); False when there is nothing to suggest."""
     also, similar = suggestions_for(product_name)
     if not also and not similar:
         return False
@@ -352,7 +366,7 @@ def send_suggestions(dispatcher: CollectingDispatcher, product_name: str) -> boo
         response="utter_product_suggestions",
         product=product_name,
         suggestions="\n".join(parts),
-        buttons=product_buttons(also + similar),
+        buttons=list_buttons(tracker, also + similar),
     )
     return True
 
@@ -619,7 +633,7 @@ class ActionProductInfo(Action):
             colors=", ".join(details.colors) or "-",
             sizes=", ".join(details.sizes) or "-",
         )
-        send_suggestions(dispatcher, details.name)
+        send_suggestions(dispatcher, tracker, details.name)
         # Keep the canonical name so "is it in stock in M?" refers to the same product.
         return [SlotSet("product", details.name), SlotSet(TASK_COMPLETED, True)]
 
@@ -696,7 +710,7 @@ class ActionRecommendProducts(Action):
         product_name, _ = resolve_product(tracker)
         if product_name and not named_category:
             details = get_shop().get_product(product_name)
-            if details is not None and send_suggestions(dispatcher, details.name):
+            if details is not None and send_suggestions(dispatcher, tracker, details.name):
                 return [SlotSet("product", details.name)] + self.events_when_unavailable(tracker)
         category = canonical_category(tracker.get_slot("category"))
         products = get_shop().popular_products(category=category, limit=RESULT_LIMIT)
@@ -708,7 +722,7 @@ class ActionRecommendProducts(Action):
                 response="utter_recommendations",
                 what=category or "products",
                 results=format_products(products),
-                buttons=product_buttons(products),
+                buttons=list_buttons(tracker, products),
             )
         return self.events_when_unavailable(tracker)
 

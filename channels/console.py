@@ -15,7 +15,11 @@
   that names one of the message's buttons *is* that button: it gets the button's number in its place
   ("  1. Trail Jacket (Northwind), $89.90") and the button is not printed again (the same rule as the web
   chat page, channels/static/webchat.js). What Rasa sends is unchanged, so REST, the web chat, Slack and
-  Telegram still get the text and the buttons.
+  Telegram still get the text and the buttons. Plain ``rasa shell`` cannot be changed that way (Rasa's
+  console prints the text, then the buttons as a menu), so the actions send it a product list without
+  buttons (``actions.products.TEXT_ONLY_LIST_CHANNELS``: the input channel ``cmdline``); this console
+  names itself :data:`INPUT_CHANNEL` in each message instead (Rasa's ``cmdline`` channel takes the name
+  the request gives), so it keeps the buttons it numbers.
 * **No deprecation warnings before the prompt.** ``make demo`` exports
   ``PYTHONWARNINGS=ignore::DeprecationWarning``, but two filters put in front of it let about twenty
   warnings through anyway (SQLAlchemy, pkg_resources, distutils, click, TensorFlow, spaCy, pyparsing via
@@ -49,6 +53,9 @@ GREETING = (
 RESTART_COMMAND = "/restart"
 RESTARTED = "(The conversation starts over. What can I do for you?)"
 BUTTON_HINT = "(type a number to choose, or write your own message)"
+#: The input channel this console's messages record (trackers, `tracker.get_latest_input_channel()`):
+#: not Rasa's "cmdline", whose product lists come without buttons.
+INPUT_CHANNEL = "terminal"
 #: A line of a list in a bot message: "- Trail Jacket (Northwind), $89.90" (also "* ..." and "• ...").
 LIST_ITEM = re.compile(r"^\s*[-•*]\s+(?P<item>.+)$")
 
@@ -198,6 +205,20 @@ def _show(text: str) -> None:
     rasa.shared.utils.cli.print_color(text, color=bcolors.OKBLUE)
 
 
+async def send_message_receive_block(
+    server_url: str, auth_token: str, sender_id: str, message: str
+) -> List[Dict[str, Any]]:
+    """Rasa's ``send_message_receive_block`` (``rasa.core.channels.console``), with :data:`INPUT_CHANNEL`
+    as the channel the message came from: posts the message, returns the bot's replies."""
+    import aiohttp
+
+    payload = {"sender": sender_id, "message": message, "input_channel": INPUT_CHANNEL}
+    url = f"{server_url}/webhooks/rest/webhook?token={auth_token}"
+    async with aiohttp.ClientSession() as session:
+        async with session.post(url, json=payload, raise_for_status=True) as response:
+            return await response.json()
+
+
 async def record_messages(
     sender_id: str,
     server_url: str = "http://localhost:5005",
@@ -209,7 +230,6 @@ async def record_messages(
     """Drop-in for ``rasa.core.channels.console.record_messages`` (same parameters; replies are read in one
     block, so ``use_response_stream`` and ``request_timeout`` are not used)."""
     import aiohttp
-    from rasa.core.channels.console import send_message_receive_block
     from rasa.shared.utils.cli import print_error, print_success
 
     async def send(message: str) -> Optional[List[Dict[str, Any]]]:

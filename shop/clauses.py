@@ -16,6 +16,12 @@ off-topic answer while a missed one only costs what the message cost before:
 * soft boundaries: " and ", " also ", " plus ", " and also " (optionally with a comma), but only when the
   words after them start a question or a request ("... and is it free?", "... and I want a refund");
   "black and white", "return it and get a refund" and "if I cancel, will I ..." are never cut;
+* a comma alone, more strictly (commas mostly sit inside one request: "a red, warm jacket", "hi, where is
+  my order", "yes, please", "shoes, bags and hats"): only when the words after it open a question by
+  inversion ("is it ...", "can I ...", "how long does ...") or a plain request ("I want ...", "please
+  cancel ..."), bring a topic of their own (not "do you know?", "is that possible?", "how do I do that?"),
+  and the words before it are a request that is neither a "when/where" clause without inversion ("when
+  it arrives, can I ...") nor a lead-in ("could you tell me, is ...");
 * a piece that is not a question or request of at least three words ("Hi!", "It's been two weeks.",
   "Can you help me?") stays with its neighbour, so "My parcel is late. Where is it?" is one request.
 """
@@ -100,6 +106,62 @@ _WORD = re.compile(r"[^\W\d_]+")
 _HARD_BOUNDARY = re.compile(r"(?<=[?!.;])\s+|(?<=\?)(?=[^\W\d_])")
 #: " and ", " also ", " plus ", ", and also ": a clause may start after it.
 _SOFT_BOUNDARY = re.compile(r"\s*,?\s+(?:and\s+also|and|also|plus|&)\s*,?\s+", re.IGNORECASE)
+#: A comma with no conjunction after it (", and" is a soft boundary); "4,95" is no boundary.
+_COMMA_BOUNDARY = re.compile(r"\s*,(?!\d)(?!\s*(?:and|also|plus|&)\b)\s*", re.IGNORECASE)
+#: Auxiliaries and modals: a question after a comma starts with one ("is it free?") or has one right after
+#: its question word ("how long *does* ...").
+_AUXILIARY = (
+    r"(?:am|is|isn't|are|aren't|was|wasn't|were|weren't|do|don't|does|doesn't|did|didn't|can|can't|could|"
+    r"couldn't|will|won't|would|wouldn't|should|shouldn't|shall|may|might|must|have|haven't|has|hasn't)"
+)
+#: Who or what an inverted question is about: "is *it* free", "can *I* change", "does *the* parka".
+_SUBJECT = (
+    r"(?:(?:i|you|u|we|it|they|he|she|there|this|that|these|those|the|my|your|its|our|their|a|an|any|some|"
+    r"someone|anyone|anything|sa)\b|[#\d])"
+)
+#: Words between a question word and its auxiliary ("how *long* does", "which *size* should"); a pronoun
+#: there makes a relative clause ("..., where *it* is safe"), not a question.
+_QUESTION_MIDDLE = r"(?:\s+(?!(?:i|you|u|we|it|they|he|she|there|someone|somebody)\b)[^\W\d_]+){0,2}?"
+#: How the words after a comma start when they are a request of their own: a question by inversion
+#: ("is it free?", "can I still change it?", "how long does it take?", "where's my refund?"; "which is too
+#: small" and "who is ..." need a word between, else they are relative clauses), or a plain request ("I
+#: want ...", "please cancel it", "tell me ..."; a bare "please" is politeness, not a request).
+_COMMA_CLAUSE_START = re.compile(
+    _LEAD
+    + r"(?:(?:how|what|when|where|why)"
+    + _QUESTION_MIDDLE
+    + r"\s+"
+    + _AUXILIARY
+    + r"\b|(?:which|who|whose|whom)(?:\s+[^\W\d_]+){1,2}?\s+"
+    + _AUXILIARY
+    + r"\b|(?:what|where|when|how|who)(?:['’]?s)\b|"
+    + _AUXILIARY
+    + r"\s+"
+    + _SUBJECT
+    + r"|(?:please\s+)?(?:i\s+(?:want|wanna|need|would\s+like)|i['’]?d\s+like|cancel|return|refund|track|"
+    r"change|check|show\s+me|tell\s+me|find\s+me|send\s+me|help\s+me|let\s+me\s+know)\b|please\s+[^\W\d_]+)",
+    re.IGNORECASE,
+)
+#: Before a comma: "when"/"where" not followed by an auxiliary starts a condition ("when it arrives, can
+#: I return it?"), not a question of its own.
+_CONDITION_START = re.compile(_LEAD + r"(?:when|where)\b(?!['’]s\b|\s+" + _AUXILIARY + r"\b)", re.IGNORECASE)
+#: Before a comma: words that only lead in to the question after it ("could you tell me, is ...", "do you
+#: know, ...", "can you check, ...", "what do you think, ...").
+_LEAD_IN_END = re.compile(
+    r"\b(?:tell\s+me|let\s+me\s+know|know|wonder(?:ing|ed)?|ask(?:\s+you)?|question|check|see|find\s+out|"
+    r"confirm|think|reckon|say)\W*$",
+    re.IGNORECASE,
+)
+#: Words that give a clause after a comma no topic of its own: "is that possible?", "do you know?", "can
+#: you tell me?", "how does that work?", "how do they work?" only point back at what came before the comma.
+_NO_TOPIC_WORDS = frozenset(
+    "possible okay alright fine right true correct sure doable work works know think reckon remember tell "
+    "help please thanks thank they them their theirs there".split()
+)
+#: ... while "how much", "how long", "how many" ask for a price, a time or a number: a topic of its own,
+#: even about something named before the comma ("do you have it in M, how much is it?").
+_MEASURE_QUESTION = re.compile(_LEAD + r"how\s+(?:much|long|many|soon|fast)\b", re.IGNORECASE)
+
 #: Conjunctions a clause starts with that are not part of what it asks.
 _LEADING_CONJUNCTION = re.compile(r"^(?:(?:and|also|plus|&|but|btw|oh)\b[,\s]*)+", re.IGNORECASE)
 
@@ -135,13 +197,40 @@ def _pieces(text: str, boundary: re.Pattern[str], start: int, end: int) -> List[
     return pieces
 
 
+def _comma_cut(before: str, after: str) -> bool:
+    """Whether a comma between ``before`` and ``after`` separates two requests (see the module doc): the
+    stricter test, as most commas sit inside one request."""
+    if not _COMMA_CLAUSE_START.match(after.strip()) or not looks_like_request(after):
+        return False
+    has_topic = any(word not in _NO_TOPIC_WORDS for word in _topic_words(after))
+    if not has_topic and not _MEASURE_QUESTION.match(after.strip()):
+        return False
+    return (
+        looks_like_request(before)
+        and not _CONDITION_START.match(before.strip())
+        and not _LEAD_IN_END.search(before)
+    )
+
+
 def _soft_split(text: str, start: int, end: int) -> List[tuple[int, int]]:
     """A sentence cut at " and " / " also " wherever what follows starts a question or request and what
-    precedes is one too; otherwise left whole."""
+    precedes is one too, and at a comma where :func:`_comma_cut` says so; otherwise left whole."""
+    boundaries = sorted(
+        [(m, False) for m in _SOFT_BOUNDARY.finditer(text, start, end)]
+        + [(m, True) for m in _COMMA_BOUNDARY.finditer(text, start, end)],
+        key=lambda found: found[0].start(),
+    )
     spans: List[tuple[int, int]] = []
     last = start
-    for match in _SOFT_BOUNDARY.finditer(text, start, end):
-        if looks_like_request(text[match.end() : end]) and looks_like_request(text[last : match.start()]):
+    for match, comma in boundaries:
+        if match.start() < last:
+            continue  # the comma of ", and also, ...": inside a soft boundary already cut
+        before, after = text[last : match.start()], text[match.end() : end]
+        if comma:
+            cut = _comma_cut(before, after)
+        else:
+            cut = looks_like_request(after) and looks_like_request(before)
+        if cut:
             spans.append((last, match.start()))
             last = match.end()
     spans.append((last, end))

@@ -193,6 +193,25 @@ class OrderInfo:
 
 
 @dataclass(frozen=True)
+class OrderSummary:
+    """One order in a verified shopper's list of their orders (:meth:`ShopService.recent_orders`)."""
+
+    order_id: str
+    status: str
+    placed_at: datetime
+    total: float
+
+
+@dataclass(frozen=True)
+class CustomerOrders:
+    """The most recent orders of one customer, newest first, and how many orders the customer has in all
+    (``total`` > ``len(orders)`` when older ones were left out)."""
+
+    orders: list[OrderSummary]
+    total: int
+
+
+@dataclass(frozen=True)
 class OrderOutcome:
     """Result of cancelling or re-addressing an order. ``reason`` is None when ``ok``; otherwise one of
     "not_found", "email_mismatch", "already_cancelled", "not_cancellable", "not_changeable",
@@ -838,6 +857,31 @@ class ShopService:
             if order is None:
                 raise OrderAccessError(normalize_order_id(order_id), verification)
             return _order_info(order)
+
+    def recent_orders(self, order_id: str, email: str, limit: int = 5) -> CustomerOrders:
+        """The most recent orders (newest first, at most ``limit``) of the customer who owns ``order_id``,
+        for that customer only: the order number and ``email`` must verify, else :class:`OrderAccessError`.
+
+        Keyed on a verified order rather than on the e-mail alone on purpose: anyone can type an address,
+        so a look-up by e-mail would list a stranger's orders (enumeration); one order number with its
+        e-mail is the identity check every other order request passes first."""
+        with self._transaction() as session:
+            verification, order = self._verify(session, order_id, email)
+            if order is None:
+                raise OrderAccessError(normalize_order_id(order_id), verification)
+            theirs = Order.customer_id == order.customer_id
+            rows = session.execute(
+                select(Order.order_number, Order.status, Order.placed_at, Order.total)
+                .where(theirs)
+                .order_by(Order.placed_at.desc(), Order.id.desc())
+                .limit(max(1, limit))
+            ).all()
+            total = session.execute(select(func.count()).select_from(Order).where(theirs)).scalar_one()
+            summaries = [
+                OrderSummary(order_id=number, status=status, placed_at=_aware(placed), total=_money(amount))
+                for number, status, placed, amount in rows
+            ]
+            return CustomerOrders(orders=summaries, total=int(total))
 
     def _change_open_order(
         self, order_id: str, email: str, values: dict[str, Any], closed_reason: str, cancelling: bool

@@ -37,6 +37,7 @@ REQUIRED_INTENTS = {
     "return_item",
     "request_refund",
     "refund_status",
+    "list_orders",
     "return_policy",
     "payment_methods",
     "payment_issue",

@@ -194,6 +194,45 @@ def test_install_replaces_what_rasa_shell_runs(monkeypatch: pytest.MonkeyPatch) 
     )
 
 
+def test_the_console_names_its_own_input_channel_and_plain_rasa_shell_stays_cmdline() -> None:
+    """Plain `rasa shell` gets product lists without buttons (its menu repeated them; see
+    actions.products.TEXT_ONLY_LIST_CHANNELS, keyed on the input channel "cmdline"). This console keeps
+    the buttons it numbers, so its messages must reach the trackers under another channel name, through
+    the very channel `rasa shell` serves (Rasa's CmdlineInput)."""
+    import uuid
+
+    from rasa.core.channels.channel import UserMessage
+    from rasa.core.channels.console import CmdlineInput
+    from rasa.core.channels.console import send_message_receive_block as rasa_send
+    from sanic import Sanic
+
+    from tests.loopback import serve_sanic
+
+    handled: List[UserMessage] = []
+
+    async def on_new_message(message: UserMessage) -> None:
+        handled.append(message)
+        await message.output_channel.send_text_message(message.sender_id, f"echo: {message.text}")
+
+    async def scenario() -> List[Any]:
+        app = Sanic(f"cmdline_test_{uuid.uuid4().hex[:8]}")
+        channel = CmdlineInput()
+        app.blueprint(channel.blueprint(on_new_message), url_prefix=f"/webhooks/{channel.url_prefix()}")
+        async with serve_sanic(app) as url:
+            ours = await console.send_message_receive_block(url, "", "shopper", "hello")
+            plain = await rasa_send(url, "", "shopper", "hi")
+        return [ours, plain]
+
+    ours, plain = asyncio.run(scenario())
+    assert ours == [{"recipient_id": "shopper", "text": "echo: hello"}]
+    assert plain == [{"recipient_id": "shopper", "text": "echo: hi"}]
+    assert [(m.text, m.input_channel) for m in handled] == [
+        ("hello", console.INPUT_CHANNEL),
+        ("hi", "cmdline"),
+    ]
+    assert console.INPUT_CHANNEL != "cmdline"
+
+
 def test_make_demo_uses_this_console() -> None:
     makefile = (REPO_ROOT / "Makefile").read_text(encoding="utf-8")
     recipe = makefile.split("\ndemo:", 1)[1].split("\n\n", 1)[0]

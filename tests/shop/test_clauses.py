@@ -52,7 +52,7 @@ def test_two_requests_are_split(text: str, expected: list) -> None:
         "Can you help me? I want to return my shoes.",  # an opener asks for nothing
         "I want to return it and get a refund",  # "get a refund" does not start a request
         "show me black and white sneakers",
-        "if I cancel, will I get my money back?",  # a comma never splits
+        "if I cancel, will I get my money back?",  # a condition before a comma asks nothing of its own
         "standard costs 4.95 and is it faster?",  # a statement before "and"
         "THIS IS RIDICULOUS!!! ORDER SA-100001 STILL NOT HERE AFTER 2 WEEKS!!!",
         "Where is my order?! Why does nobody answer?! Is this a joke?! Who is in charge?!",  # > 3: a story
@@ -61,6 +61,92 @@ def test_two_requests_are_split(text: str, expected: list) -> None:
     ],
 )
 def test_one_request_is_left_whole(text) -> None:
+    assert split_requests(text) == []
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("how long does shipping take, is it free?", ["how long does shipping take", "is it free?"]),
+        ("where is SA-100006, can I still change it?", ["where is SA-100006", "can I still change it?"]),
+        (
+            "Is SA-100003 shipped yet, can I still cancel it?",
+            ["Is SA-100003 shipped yet", "can I still cancel it?"],
+        ),
+        (
+            "do you have the Trailpeak jacket in M, how much is it?",
+            ["do you have the Trailpeak jacket in M", "how much is it?"],
+        ),
+        (
+            "I want to return the hoodie, how long does the refund take?",
+            ["I want to return the hoodie", "how long does the refund take?"],
+        ),
+        (
+            "how much is delivery to Norway , do you charge customs?",
+            ["how much is delivery to Norway", "do you charge customs?"],
+        ),
+        (
+            "can you show me red hoodies, what sizes do they come in?",
+            ["can you show me red hoodies", "what sizes do they come in?"],
+        ),
+        (
+            "when will my order arrive, could you check SA-100001?",
+            ["when will my order arrive", "could you check SA-100001?"],
+        ),
+        (
+            "what payment methods do you accept, where's my refund for SA-100005?",
+            ["what payment methods do you accept", "where's my refund for SA-100005?"],
+        ),
+        (
+            "I need to cancel SA-100003, please refund it to my card",
+            ["I need to cancel SA-100003", "please refund it to my card"],
+        ),
+        # a greeting before the first comma stays with its request
+        (
+            "Hi, where is my parcel, can I get a refund for the delay?",
+            ["Hi, where is my parcel", "can I get a refund for the delay?"],
+        ),
+        (
+            "where is SA-100001, can I change the address, and how do returns work?",
+            ["where is SA-100001", "can I change the address", "how do returns work?"],
+        ),
+    ],
+)
+def test_a_comma_between_two_requests_splits(text: str, expected: list) -> None:
+    clauses = split_requests(text)
+    assert [clause.text for clause in clauses] == expected
+    for clause in clauses:
+        assert text[clause.start : clause.end] == clause.text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I want a red, warm jacket",  # a list of adjectives
+        "hi, where is my order",  # a greeting is no request
+        "yes, please",
+        "show me shoes, bags and hats",  # a list of things
+        "do you have it in red, blue or green?",
+        "when it arrives, can I still return it?",  # "when" without inversion: a condition
+        "could you tell me, is the parka waterproof?",  # a lead-in
+        "can you check, is it in stock?",
+        "is the jacket warm, do you know?",  # a tag with no topic of its own
+        "I want to cancel SA-100003, is that possible?",
+        "I want to cancel, how do I do that?",
+        "what about returns, how do they work?",
+        "I bought boots last week, can I return them?",  # a statement explains the question
+        "Thanks, can you also check my refund?",
+        "Can you check SA-100001, please?",
+        "I'd like the hoodie in grey, size M",
+        "I want to return the jacket, which is too small",  # a relative clause
+        "please send it to my office, where it is safe",
+        "No, I want the blue one, not the black",
+        "where is my order, it's been two weeks",
+        "I want to return the shoes, they don't fit",  # a reason, not a request
+        "it costs 4,95 euros, is that right?",
+    ],
+)
+def test_a_comma_inside_one_request_does_not_split(text: str) -> None:
     assert split_requests(text) == []
 
 

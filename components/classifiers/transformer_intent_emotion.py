@@ -77,6 +77,7 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from components.classifiers.frozen_blend import FROZEN_DIR, FrozenIntentModel, blend
 from shop.clauses import CLAUSES_KEY, split_requests
 
 logger = logging.getLogger(__name__)
@@ -147,6 +148,7 @@ SENSITIVE_CLASS_WEIGHTS = "sensitive_class_weights"
 SHOW_PROGRESS = "show_progress"
 NOISE_PROBABILITY = "noise_probability"
 CLASSIFY_CLAUSES = "classify_clauses"
+FROZEN_INTENT_BLEND = "frozen_intent_blend"
 
 _POOLING_CHOICES = ("mean", "cls")
 _PRECISION_CHOICES = ("auto", "bf16", "fp16", "no")
@@ -737,6 +739,13 @@ class TransformerIntentEmotionClassifier(IntentClassifier, GraphComponent):
             # (OtherClausePolicy, action_answer_other_clause). Messages with one request (nearly all) cost
             # nothing extra and get no `clauses` key. Off by default.
             CLASSIFY_CLAUSES: False,
+            # Weight of a second intent opinion: logistic regression on the sentence embeddings of the
+            # *frozen* base encoder (components/classifiers/frozen_blend.py), fitted after fine-tuning on
+            # the same intent examples; the intent probabilities are (1 - w) * fine-tuned + w * frozen.
+            # The two models err on different messages (the fine-tuned one leans to the team's phrasing),
+            # so the pool generalises better. Costs one more encoder pass per batch and ~45 MB in the
+            # model. 0 = off (no frozen encoder trained or stored). Emotion and sensitive heads unchanged.
+            FROZEN_INTENT_BLEND: 0.0,
         }
 
     def __init__(
@@ -767,6 +776,8 @@ class TransformerIntentEmotionClassifier(IntentClassifier, GraphComponent):
         self.sensitive_labels: List[str] = []
         self.sensitive_loss_weights: Optional[torch.Tensor] = None  # per-label weights while training
         self.quantized = False  # whether the loaded encoder runs with dynamic int8 Linear layers
+        # Frozen base encoder + logistic regression blended into the intent probabilities (None: off).
+        self.frozen: Optional[FrozenIntentModel] = None
 
     # ------------------------------------------------------------------ config
     def _validate_config(self) -> None:
@@ -816,6 +827,13 @@ class TransformerIntentEmotionClassifier(IntentClassifier, GraphComponent):
             raise InvalidConfigException(
                 f"'{NOISE_PROBABILITY}' must be a number from 0 (off) to 1 (every training example "
                 f"perturbed every epoch); got {noise!r}."
+            )
+        blend_weight = config[FROZEN_INTENT_BLEND]
+        if (isinstance(blend_weight, bool) or not isinstance(blend_weight, (int, float))
+                or not 0.0 <= blend_weight <= 1.0):
+            raise InvalidConfigException(
+                f"'{FROZEN_INTENT_BLEND}' must be a number from 0 (off) to 1 (frozen model only); "
+                f"got {blend_weight!r}."
             )
         if int(config[EPOCHS]) < 0 or int(config[RANKING_LENGTH]) < 0:
             raise InvalidConfigException(f"'{EPOCHS}' and '{RANKING_LENGTH}' must not be negative.")
@@ -954,12 +972,43 @@ class TransformerIntentEmotionClassifier(IntentClassifier, GraphComponent):
             self._init_prototypes(model, dataset)
 
         self.training_summary = self._fit(model, dataset)
+        model.eval()
+        if self.blend_weight > 0:
+            self.frozen = self._fit_frozen(model_path, examples)
+            self.training_summary["frozen_intent_blend"] = {"weight": self.blend_weight, "C": self.frozen.c}
         self.training_summary["seconds"] = round(time.perf_counter() - started, 1)
         self.training_summary["base_model"] = model_path
-        model.eval()
         logger.info(f"{self.__class__.__name__}: training finished: {self.training_summary}")
         self.persist()
         return self._resource
+
+    @property
+    def blend_weight(self) -> float:
+        """Configured weight of the frozen model's intent probabilities (`frozen_intent_blend`)."""
+        return float(self.config[FROZEN_INTENT_BLEND])
+
+    def _fit_frozen(self, model_path: str, examples: Sequence[Message]) -> FrozenIntentModel:
+        """Embeds the intent examples with an untouched copy of the base encoder and fits the regression."""
+        from tqdm import tqdm
+        from transformers import AutoModel
+
+        started = time.perf_counter()
+        encoder = AutoModel.from_pretrained(model_path).to(self.device)
+        texts = [str(example.get(TEXT))[: self.max_chars] for example in examples]
+        labels = [str(example.get(INTENT)) for example in examples]
+        size = int(self.config[INFERENCE_BATCH_SIZE])
+        batches = (
+            self._encode(texts[start : start + size])
+            for start in tqdm(range(0, len(texts), size), desc=f"{self.__class__.__name__} (frozen)",
+                              unit="batch", disable=not self.config[SHOW_PROGRESS])
+        )
+        frozen = FrozenIntentModel.fit(encoder, batches, labels, self.intent_labels, int(self.config[SEED]))
+        logger.info(
+            f"{self.__class__.__name__}: frozen-encoder logistic regression on {len(texts)} examples "
+            f"(C={frozen.c}) in {time.perf_counter() - started:.1f} s; intent blend weight "
+            f"{self.blend_weight}."
+        )
+        return frozen
 
     def process(self, messages: List[Message]) -> List[Message]:
         """Sets `intent`, `intent_ranking`, `emotion` and, with a sensitive head, `sensitive` on every
@@ -1040,6 +1089,8 @@ class TransformerIntentEmotionClassifier(IntentClassifier, GraphComponent):
             self.model.encoder.save_pretrained(encoder_dir, safe_serialization=True)
             self.tokenizer.save_pretrained(encoder_dir)
             save_file(self.model.heads_state_dict(), str(directory / HEADS_FILE))
+            if self.frozen is not None:
+                self.frozen.save(directory / FROZEN_DIR)
             meta = {
                 "format_version": FORMAT_VERSION,
                 "intent_labels": self.intent_labels,
@@ -1084,10 +1135,12 @@ class TransformerIntentEmotionClassifier(IntentClassifier, GraphComponent):
         with torch.inference_mode(), self._autocast():
             for start in range(0, len(order), batch_size):
                 indices = order[start : start + batch_size]
-                intent_logits, emotion_logits, sensitive_logits = self.model(
-                    **self._encode([cut[i] for i in indices])
-                )
+                inputs = self._encode([cut[i] for i in indices])
+                intent_logits, emotion_logits, sensitive_logits = self.model(**inputs)
                 intent_out[indices] = torch.softmax(intent_logits.float() / temperature, dim=-1).cpu().numpy()
+                if self.frozen is not None:
+                    intent_out[indices] = blend(intent_out[indices], self.frozen.probabilities(inputs),
+                                                self.blend_weight)
                 emotion_out[indices] = torch.softmax(emotion_logits.float(), dim=-1).cpu().numpy()
                 if sensitive_out is not None and sensitive_logits is not None:
                     sensitive_out[indices] = torch.softmax(sensitive_logits.float(), dim=-1).cpu().numpy()
@@ -1125,6 +1178,33 @@ class TransformerIntentEmotionClassifier(IntentClassifier, GraphComponent):
         if self.amp_dtype is None:
             return torch.autocast(device_type="cpu", enabled=False)
         return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
+
+    def _load_frozen(self, directory: Path) -> Optional[FrozenIntentModel]:
+        """The stored frozen model when `frozen_intent_blend` asks for one (quantized like the fine-tuned
+        encoder); a model trained without it predicts with the fine-tuned head alone, with a warning."""
+        if self.blend_weight <= 0:
+            return None
+        frozen_dir = directory / FROZEN_DIR
+        if not frozen_dir.is_dir():
+            logger.warning(
+                f"{self.__class__.__name__}: '{FROZEN_INTENT_BLEND}: {self.blend_weight}' but the model was "
+                f"trained without a frozen encoder; predicting with the fine-tuned head alone. Retrain with "
+                f"`rasa train --force` to use the blend."
+            )
+            return None
+        per_channel = str(self.config[QUANTIZATION] or "").endswith("per_channel")
+
+        def transform(encoder: torch.nn.Module) -> torch.nn.Module:
+            encoder = encoder.to(self.device).eval()
+            return quantize_dynamic_int8(encoder, per_channel=per_channel) if self.quantized else encoder
+
+        try:
+            return FrozenIntentModel.load(frozen_dir, self.intent_labels, transform)
+        except Exception as error:  # noqa: BLE001 - the same clear error as a corrupt fine-tuned model
+            raise TransformerModelLoadError(
+                f"{self.__class__.__name__}: the frozen encoder in '{frozen_dir}' is corrupt or incomplete "
+                f"({type(error).__name__}: {error}). Retrain with `rasa train --force`."
+            ) from error
 
     # ------------------------------------------------------------------ training helpers
     def _seed_everything(self) -> None:
@@ -1453,6 +1533,7 @@ class TransformerIntentEmotionClassifier(IntentClassifier, GraphComponent):
         self.amp_dtype = resolve_precision(self.config[MIXED_PRECISION], self.device)
         self.model = model.to(self.device).eval()
         self.quantized = apply_quantization(self.model, self.config[QUANTIZATION], self.device)
+        self.frozen = self._load_frozen(directory)
         self.predict_probabilities(["warm up"])  # first call pays the lazy initialisation
         logger.info(
             f"{self.__class__.__name__}: loaded {len(self.intent_labels)} intents, "

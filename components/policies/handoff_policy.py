@@ -38,7 +38,8 @@ Triggers, in the order they are checked (the first that fires is recorded as the
     ``anger_require_latest``). A turn with an intent of ``escalation_intents`` (a complaint) counts as
     angry too when it follows an angry turn of the window: "worst quality ever, I'm so done with this
     shop" after an angry message reads as sadness to the emotion head, but it is the same grievance
-    getting worse.
+    getting worse. A message in which the shopper says they are angry (``anger_patterns``: "I am really
+    angry now", "this makes me furious") is an angry turn whatever the emotion head read.
 ``anger_rising``
     The anger score rose by at least ``anger_rising_min_step`` at every one of the last
     ``anger_rising_turns`` user turns and ended at or above ``anger_rising_final_threshold``.
@@ -56,7 +57,9 @@ Triggers, in the order they are checked (the first that fires is recorded as the
     at most ``noop_short_max_words`` words (3: "no", "no thanks", "I'd rather not" refuse nothing in
     particular; a longer deny says what is wrong, "no, that's not what I meant", and "Okay!" does not answer
     it), and buttons (``/intent`` payloads, which the NLU cannot misread). The latest turn is judged by its
-    own NLU only: the policy decides before the bot answers it.
+    own NLU only: the policy decides before the bot answers it. A greeting (``fallback_greeting_intents``)
+    right after ``fallback_turns`` failed turns in a row counts as the latest failed turn: "hello??" after
+    three misunderstandings asks whether anyone is there, it is no sign that the bot understood.
 ``repeated_request``
     The bot gave the same answer to the two previous messages and the shopper asks again
     (``repeat_same_answer``), or the same request (same intent, or intents grouped in
@@ -576,6 +579,16 @@ class HandoffPolicy(ConfigOnlyPolicy):
             "anger_min_turns": 2,
             # The latest user turn must itself be angry (a shopper who calmed down is left alone).
             "anger_require_latest": True,
+            # Regular expressions (case-insensitive) for a shopper saying they are angry: a matching turn
+            # counts as angry whatever the emotion head scored ("very bad quality, i am really angry now"
+            # read as sadness). A negation between the pronoun and the word ("I'm not angry") does not
+            # match. [] disables.
+            "anger_patterns": [
+                r"\b(i\s*(am|'m|m)|i\s+feel|i\s*'?ve\s+(got|become)|(it|this|that|you)\s+(makes?|made|making)\s+me|"
+                r"(getting|got|am\s+getting|'m\s+getting))\s+(so\s+|really\s+|very\s+|extremely\s+|absolutely\s+|"
+                r"completely\s+|bloody\s+|fucking\s+|beyond\s+|more\s+than\s+)?"
+                r"(angry|furious|livid|pissed(\s+off)?|fuming|outraged|enraged|irate|raging|mad(?!\s+about))\b",
+            ],
             # Intents that count as an angry turn (with at least `escalation_intent_threshold`) when they
             # follow a turn of the window that is angry by the emotion score: a complaint after an angry
             # message is an escalating grievance, whatever emotion its wording reads as.
@@ -593,6 +606,10 @@ class HandoffPolicy(ConfigOnlyPolicy):
             # only). 4: one understood turn in between (a "hello?" after three misunderstandings)
             # does not reset the count.
             "fallback_window": 4,
+            # A message with one of these intents right after `fallback_turns` failed turns in a row counts
+            # as the latest failed turn ("??? hello" after three misunderstandings: is anyone there?). A
+            # greeting is small talk, not a sign the bot understood. [] : greetings never count.
+            "fallback_greeting_intents": ["greet"],
             # Intents that mean "not understood": FallbackClassifier's intent, out_of_scope (where the
             # shop's NLU data puts keyboard mash) and other_language (a language the bot does not speak).
             "fallback_intents": [DEFAULT_NLU_FALLBACK_INTENT_NAME, "out_of_scope", "other_language"],
@@ -707,6 +724,7 @@ class HandoffPolicy(ConfigOnlyPolicy):
         self._explicit_patterns = self._compile(self.config["explicit_request_patterns"])
         self._explicit_negations = self._compile(self.config["explicit_request_negations"])
         self._sensitive_patterns = self._compile(self.config["sensitive_patterns"])
+        self._anger_patterns = self._compile(self.config["anger_patterns"])
         self._warned: Set[str] = set()
 
     # ------------------------------------------------------------------ config & persistence
@@ -767,7 +785,8 @@ class HandoffPolicy(ConfigOnlyPolicy):
             fail("`fallback_turns` cannot exceed `fallback_window`.")
         if config["repeat_min_count"] > config["repeat_window"]:
             fail("`repeat_min_count` cannot exceed `repeat_window`.")
-        for key in ("explicit_request_patterns", "explicit_request_negations", "sensitive_patterns"):
+        for key in ("explicit_request_patterns", "explicit_request_negations", "sensitive_patterns",
+                    "anger_patterns"):
             for pattern in config[key]:
                 try:
                     re.compile(pattern)
@@ -996,13 +1015,14 @@ class HandoffPolicy(ConfigOnlyPolicy):
         threshold = self.config["anger_threshold"]
         window_turns = turns[-self.config["anger_window"] :]
         window = [turn.anger for turn in window_turns]
-        angry = sum(score >= threshold for score in window)
+        angry_flags = [self._angry(turn, threshold) for turn in window_turns]
+        angry = sum(angry_flags)
         escalation = set(self.config["escalation_intents"])
-        first_angry = next((i for i, score in enumerate(window) if score >= threshold), len(window))
+        first_angry = next((i for i, flag in enumerate(angry_flags) if flag), len(window))
 
         def counts(index: int) -> bool:
             turn = window_turns[index]
-            if turn.anger >= threshold:
+            if angry_flags[index]:
                 return True
             # a complaint counts only after an angry turn: the grievance goes on, it is not the opening
             return (
@@ -1022,8 +1042,18 @@ class HandoffPolicy(ConfigOnlyPolicy):
             }
             if counted > angry:
                 details["escalating_complaints"] = counted - angry
+            said = sum(flag and score < threshold for flag, score in zip(angry_flags, window, strict=True))
+            if said:
+                details["said_angry"] = said
             return details
         return None
+
+    def _angry(self, turn: UserTurn, threshold: float) -> bool:
+        """The emotion head scored anger at or above ``threshold``, or the shopper said so
+        (`anger_patterns`; never for button payloads)."""
+        if turn.anger >= threshold:
+            return True
+        return not turn.is_intent_payload and self._matching_pattern(self._anger_patterns, turn) is not None
 
     def _anger_rising(self, turns: List[UserTurn]) -> Optional[Dict[str, Any]]:
         length = self.config["anger_rising_turns"]
@@ -1064,17 +1094,33 @@ class HandoffPolicy(ConfigOnlyPolicy):
 
     def _repeated_fallback(self, turns: List[UserTurn]) -> Optional[Dict[str, Any]]:
         window = turns[-self.config["fallback_window"] :]
-        if not window or not self._turn_failed(window[-1]):
+        if not window:
             return None
-        failed = [turn for turn in window if self._turn_failed(turn)]
+        greeting_after_failures = self._greeting_after_failures(turns)
+        if not greeting_after_failures and not self._turn_failed(window[-1]):
+            return None
+        failed = [turn for turn in window if greeting_after_failures and turn is window[-1]
+                  or self._turn_failed(turn)]
         if len(failed) >= self.config["fallback_turns"]:
             intents = [turn.intent for turn in window]
             details: Dict[str, Any] = {"failed_turns": len(failed), "window": len(window), "intents": intents}
             noop = sum(self._noop_reply(turn) for turn in window)
             if noop:
                 details["noop_replies"] = noop
+            if greeting_after_failures:
+                details["greeting_after_failures"] = True
             return details
         return None
+
+    def _greeting_after_failures(self, turns: List[UserTurn]) -> bool:
+        """The latest turn is a greeting (`fallback_greeting_intents`, not a button) that follows
+        `fallback_turns` failed turns in a row."""
+        needed = self.config["fallback_turns"]
+        latest = turns[-1]
+        if latest.is_intent_payload or latest.intent not in set(self.config["fallback_greeting_intents"]):
+            return False
+        earlier = turns[-needed - 1 : -1]
+        return len(earlier) == needed and all(self._turn_failed(turn) for turn in earlier)
 
     def _related(self, earlier: UserTurn, latest: UserTurn) -> bool:
         """Same `repeat_related_intents` group, the latest message below `repeat_related_max_confidence`,

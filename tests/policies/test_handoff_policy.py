@@ -291,9 +291,81 @@ def test_two_good_turns_or_a_good_latest_turn_do_not_fire(policy: HandoffPolicy,
         "utter_default",
         user("nlu_fallback", 0.4),
         "utter_default",
-        user("greet", 0.95),
+        user("order_status", 0.95),
     ]
     assert reason(policy, conversation(domain, latest_good)) is None
+
+
+def test_a_greeting_after_three_failed_turns_counts_as_failed(policy: HandoffPolicy, domain: Domain) -> None:
+    """Decided 2026-12-06 (this test said the opposite before): "??? hello" after three misunderstandings
+    asks whether anyone is there; a greeting is no sign the bot understood, so the shopper gets a person."""
+    failures = [user("nlu_fallback", 0.4), "utter_default"] * 3
+    tracker = conversation(domain, [*failures, user("greet", 0.95, text="??? hello")])
+    assert reason(policy, tracker) == REPEATED_FALLBACK
+    assert policy.decide(tracker).details[REPEATED_FALLBACK]["greeting_after_failures"] is True
+
+
+def test_a_greeting_after_fewer_failures_or_a_good_turn_does_not_fire(
+    policy: HandoffPolicy, domain: Domain
+) -> None:
+    two_failures = [user("nlu_fallback", 0.4), "utter_default"] * 2
+    assert reason(policy, conversation(domain, [*two_failures, user("greet", 0.95)])) is None
+    recovered = [
+        user("nlu_fallback", 0.4), "utter_default",
+        user("nlu_fallback", 0.4), "utter_default",
+        user("order_status", 0.95), "utter_ask_order_id",
+        user("greet", 0.95),
+    ]
+    assert reason(policy, conversation(domain, recovered)) is None
+    # a greeting button is never a misunderstanding
+    failures = [user("nlu_fallback", 0.4), "utter_default"] * 3
+    assert reason(policy, conversation(domain, [*failures, user("greet", 1.0, feeling=None)])) is None
+
+
+def test_greetings_after_failures_can_be_switched_off(tmp_path: Path, domain: Domain) -> None:
+    failures = [user("nlu_fallback", 0.4), "utter_default"] * 3
+    tracker = conversation(domain, [*failures, user("greet", 0.95)])
+    assert reason(make_policy(tmp_path, fallback_greeting_intents=[]), tracker) is None
+
+
+@pytest.mark.parametrize("text", [
+    "very bad quality, i am really angry now",
+    "I'm so furious about this order",
+    "honestly this makes me mad",
+    "im getting really pissed off with you",
+    "I feel absolutely livid",
+])
+def test_a_shopper_who_says_they_are_angry_is_angry(policy: HandoffPolicy, domain: Domain, text: str) -> None:
+    """The emotion head read an explicit "I am really angry" as sadness; saying it counts as an angry turn."""
+    steps = [
+        user("complaint", feeling="sadness", text=text), "utter_complaint",
+        angry("complaint", text="never again, you sell rubbish"),
+    ]
+    tracker = conversation(domain, steps)
+    assert reason(policy, tracker) == ANGER_SUSTAINED
+    assert policy.decide(tracker).details[ANGER_SUSTAINED]["said_angry"] == 1
+
+
+@pytest.mark.parametrize("text", [
+    "I'm not angry, just wondering where my parcel is",
+    "I'm mad about these boots, they look great",
+    "the angry birds t-shirt, do you have it in M?",
+    "is the Fury jacket waterproof",
+])
+def test_no_anger_without_the_shopper_saying_so(policy: HandoffPolicy, domain: Domain, text: str) -> None:
+    steps = [
+        user("complaint", feeling="sadness", text=text), "utter_complaint",
+        angry("complaint", text="never again, you sell rubbish"),
+    ]
+    assert reason(policy, conversation(domain, steps)) is None
+
+
+def test_anger_patterns_can_be_switched_off(tmp_path: Path, domain: Domain) -> None:
+    steps = [
+        user("complaint", feeling="sadness", text="i am really angry now"), "utter_complaint",
+        angry("complaint", text="never again, you sell rubbish"),
+    ]
+    assert reason(make_policy(tmp_path, anger_patterns=[]), conversation(domain, steps)) is None
 
 
 def test_out_of_scope_counts_as_not_understood(policy: HandoffPolicy, domain: Domain) -> None:

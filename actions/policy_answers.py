@@ -23,7 +23,7 @@ from rasa_sdk.types import DomainDict
 from actions.common import MAX_TEXT_LENGTH, clean_text, latest_intent
 from actions.knowledge import utter_passage
 from actions.orders import LIST_ORDERS_TASK
-from actions.questions import asks_how_things_work, is_general_question
+from actions.questions import asks_how_things_work, asks_what_is_allowed, is_general_question
 from shop import normalize_order_id
 from shop.knowledge import DEFAULT_THRESHOLD as KNOWLEDGE_THRESHOLD
 
@@ -160,10 +160,17 @@ def answer_general_question(
         threshold = KNOWLEDGE_THRESHOLD
     message = tracker.latest_message or {}
     question = clean_text(message.get("text"), MAX_TEXT_LENGTH)
-    is_question = asks_how_things_work if with_order else is_general_question
-    if not question or not is_question(question, message.get("entities") or []):
+    if not question:
         return False
-    passage = passage_for(question, "the intent's own reply", threshold)
+    is_question = asks_how_things_work if with_order else is_general_question
+    if is_question(question, message.get("entities") or []):
+        passage = passage_for(question, "the intent's own reply", threshold)
+    elif with_order and asks_what_is_allowed(question):
+        # "can I change the address on SA-100033?" is a request too: the flow goes on after the page, and
+        # only a strongly fitting page is worth the shopper's time.
+        passage = passage_for(question, "the intent's own reply", max(threshold, STRONG_PAGE_THRESHOLD))
+    else:
+        return False
     if passage is None:
         return False
     utter_passage(dispatcher, passage)

@@ -91,6 +91,21 @@ def asks_how_things_work(text: Optional[str], entities: Iterable[Dict[str, Any]]
     return looks_like_question(text) and bool(_POLICY_CUE.search(text or ""))
 
 
+#: Questions about what is allowed or normal that shoppers ask about their own order: "can I change the
+#: address on SA-100033?", "tracking shows nothing, did something go wrong?". Both a request and a question:
+#: the order form answers them from the help pages only when a page fits strongly (actions/policy_answers.py).
+_RULE_CUE = re.compile(
+    r"\b((can|could|may)\s+i|(am|are)\s+(i|we)\s+(able|allowed)|is\s+it\s+ok(ay)?\s+to|"
+    r"did\s+(something|anything)\s+go\s+wrong|is\s+(something|anything)\s+wrong|is\s+(this|that|it)\s+normal)\b",
+    re.IGNORECASE,
+)
+
+
+def asks_what_is_allowed(text: Optional[str]) -> bool:
+    """A question whether something is allowed or normal, even about the shopper's own order."""
+    return looks_like_question(text) and bool(_RULE_CUE.search(text or ""))
+
+
 def is_general_question(text: Optional[str], entities: Iterable[Dict[str, Any]] = ()) -> bool:
     """True for a question about how things work, not a request about the shopper's own order."""
     if not looks_like_question(text):
@@ -102,4 +117,4 @@ def is_general_question(text: Optional[str], entities: Iterable[Dict[str, Any]] 
     return not _REQUEST_MARKERS.search(text or "")
 
 
-__all__ = ["asks_how_things_work", "is_general_question", "looks_like_question"]
+__all__ = ["asks_how_things_work", "asks_what_is_allowed", "is_general_question", "looks_like_question"]

@@ -339,3 +339,37 @@ def test_the_policy_path_takes_weaker_pages_than_the_product_and_order_flows(mon
     assert responses(messages) == ["utter_ask_which_product"]
     messages, _ = run_action(ActionAskOrderId(), make_tracker(text=question, intent="return_item"), domain)
     assert responses(messages) == ["utter_ask_order_id"]
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("can I change the delivery address on SA-100033? we moved", True),
+        ("tracking has shown nothing since yesterday, did something go wrong?", True),
+        ("the parcel still says label created, is that normal?", True),
+        ("could i still swap the size on my order", True),
+        ("where is my order SA-100001?", False),
+        ("change the address on SA-100033 please", False),
+        ("can i", False),
+    ],
+)
+def test_questions_about_what_is_allowed(text, expected):
+    from actions.questions import asks_what_is_allowed
+
+    assert asks_what_is_allowed(text) is expected
+
+
+@pytest.mark.parametrize("score, expected", [(0.7, ["utter_knowledge_answer", "utter_ask_email"]),
+                                             (0.62, ["utter_ask_email"])])
+def test_a_can_i_request_about_a_named_order_gets_only_a_strongly_fitting_page(monkeypatch, domain, score,
+                                                                               expected):
+    """"can I change the address on SA-100033?" asks and requests at once: the order form answers it from the
+    help pages first only when a page fits strongly (STRONG_PAGE_THRESHOLD), then goes on."""
+    monkeypatch.setattr(policy_answers, "_knowledge_base", lambda: _OnePassageKB(score))
+    order = [{"entity": "order_id", "value": "SA-100033"}]
+    text = "can I change the delivery address on SA-100033? we moved"
+    tracker = make_tracker(text=text, intent="change_shipping_address", entities=order)
+    messages, _ = run_action(ActionAskEmail(), tracker, domain)
+    assert responses(messages) == expected
+    plain = make_tracker(text="where is SA-100033?", intent="order_status", entities=order)
+    assert responses(run_action(ActionAskEmail(), plain, domain)[0]) == ["utter_ask_email"]

@@ -29,7 +29,7 @@ PROBE = ["hello there", "my parcel is late, where is it", "this is the worst", "
 
 @pytest.fixture(scope="module")
 def blended(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path):
-    config = tiny_config(tiny_model_dir, frozen_intent_blend=0.5)
+    config = tiny_config(tiny_model_dir, frozen_intent_blend=0.5, frozen_intent_skip_above=None)
     component, storage, resource = train_component(tmp_path_factory.mktemp("blend"), config)
     return component, storage, resource, config
 
@@ -72,8 +72,45 @@ def test_blend_is_stored_and_pools_the_two_distributions(blended) -> None:
     np.testing.assert_allclose(frozen.sum(axis=1), 1.0, atol=1e-9)
     # the blend really moves the probabilities (a no-op pool would pass the check above too)
     assert not np.allclose(intent_probabilities(loaded), intent_probabilities(fine_tuned_only), atol=1e-3)
-    # the stored model predicts what the freshly trained one did (the frozen encoder is kept in fp16)
-    np.testing.assert_allclose(intent_probabilities(loaded), intent_probabilities(component), atol=2e-3)
+    # the stored model predicts what the freshly trained one did: the regression was fitted on the
+    # fp16-rounded encoder the archive keeps
+    np.testing.assert_allclose(intent_probabilities(loaded), intent_probabilities(component), atol=1e-6)
+
+
+def test_geometric_and_linear_pools() -> None:
+    sure = np.array([[0.7, 0.2, 0.1]])
+    other = np.array([[0.1, 0.8, 0.1]])
+    linear = blend(sure, other, 0.5, "linear")
+    geometric = blend(sure, other, 0.5, "geometric")
+    np.testing.assert_allclose(linear, [[0.4, 0.5, 0.1]])
+    expected = np.sqrt(sure * other) / np.sqrt(sure * other).sum()
+    np.testing.assert_allclose(geometric, expected)
+    np.testing.assert_allclose(blend(sure, other, 0.0), sure)
+    np.testing.assert_allclose(blend(sure, other, 1.0), other)
+    # a zero in one model lowers a label without dividing by zero
+    assert np.isfinite(blend(np.array([[1.0, 0.0]]), np.array([[0.0, 1.0]]), 0.5)).all()
+    with pytest.raises(ValueError):
+        blend(sure, other, 0.5, "median")
+
+
+def test_confident_messages_skip_the_frozen_pass(blended, monkeypatch) -> None:
+    _, storage, resource, config = blended
+    fine_tuned_only = load_component(storage, resource, {**config, "frozen_intent_blend": 0.0})
+    texts = TOY_TEXTS + PROBE
+    alone = fine_tuned_only.predict_probabilities(texts)[0]
+    # the toy model is sure of most texts: skip above its median confidence, so both kinds occur
+    skip = float(np.median(alone.max(axis=1)))
+    component = load_component(storage, resource, {**config, "frozen_intent_skip_above": skip})
+    calls = []
+    original = component.frozen.probabilities
+    monkeypatch.setattr(component.frozen, "probabilities", lambda inputs: calls.append(
+        inputs["input_ids"].shape[0]) or original(inputs))
+    pooled = component.predict_probabilities(texts)[0]
+    sure = alone.max(axis=1) >= skip
+    assert sure.any() and (~sure).any(), "the toy model should be sure of some texts and not of others"
+    np.testing.assert_allclose(pooled[sure], alone[sure])
+    assert not np.allclose(pooled[~sure], alone[~sure])
+    assert sum(calls) == int((~sure).sum())
 
 
 def test_the_frozen_encoder_is_the_untouched_base_checkpoint(blended, tiny_model_dir: Path) -> None:
@@ -82,8 +119,31 @@ def test_the_frozen_encoder_is_the_untouched_base_checkpoint(blended, tiny_model
     name, weight = next(iter(base.state_dict().items()))
     frozen_weight = component.frozen.encoder.state_dict()[name]
     fine_tuned_weight = component.model.encoder.state_dict()[name]
-    assert torch.equal(frozen_weight, weight)
+    torch.testing.assert_close(frozen_weight, weight.half().float())  # rounded to fp16 as stored, no more
     assert not torch.equal(fine_tuned_weight, weight), "fine-tuning should have moved the encoder"
+
+
+def test_with_quantization_the_regression_sees_int8_features_one_text_at_a_time(
+    tiny_model_dir: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """Dynamic int8 scales activations per batch and a shopper's message is parsed alone: the regression is
+    fitted on features made the same way, and the archive still gets the unquantized encoder."""
+    from components.classifiers import frozen_blend
+
+    sizes = []
+    original = frozen_blend.mean_pooled
+    monkeypatch.setattr(frozen_blend, "mean_pooled", lambda encoder, inputs: sizes.append(
+        inputs["input_ids"].shape[0]) or original(encoder, inputs))
+    config = tiny_config(tiny_model_dir, frozen_intent_blend=0.5, quantization="dynamic_int8_per_channel")
+    component, storage, resource = train_component(tmp_path / "q", config)
+    assert set(sizes) == {1} and len(sizes) == len(TOY_TEXTS)
+    quantized = [type(module).__name__ for module in component.frozen.encoder.modules()]
+    assert any("Quantized" in name or "quantized" in type(m).__module__
+               for name, m in zip(quantized, component.frozen.encoder.modules(), strict=True))
+    assert any(type(m) is torch.nn.Linear for m in component.frozen.stored.modules())
+    loaded = load_component(storage, resource, config)
+    assert loaded.frozen is not None
+    assert predictions(loaded, ["hello there"])[0]["intent"]["name"]
 
 
 def test_weight_one_predicts_with_the_frozen_model_alone(blended) -> None:

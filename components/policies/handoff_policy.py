@@ -67,6 +67,11 @@ Triggers, in the order they are checked (the first that fires is recorded as the
     within the last ``repeat_window`` user turns; intents in ``repeat_ignored_intents`` (affirm, deny,
     inform, greet ...) are skipped, they neither count nor break the row.
 
+    Or (``repeat_restated_min_shared_words``) the latest message was not understood and it shares content
+    words with each of the messages before it (``repeat_min_count`` in all, none of which completed a task,
+    at least one of which got an answer): the same request in new words, which the NLU labelled differently
+    each time, and the answers did not help.
+
     Or (``repeat_count_failed_turns``) the request was restated after misunderstandings: "change the size
     on my order" (change_order, generic answer), "no, the SIZE" (nlu_fallback), "can you change my order"
     (order_status 0.68) is one request asked three times. Walking back from the latest message (itself a
@@ -177,6 +182,7 @@ from rasa.shared.nlu.constants import (
 
 from components.policies.config_only import ConfigOnlyPolicy
 from shop.clauses import request_key
+from shop.matching import keywords
 
 logger = logging.getLogger(__name__)
 
@@ -263,6 +269,20 @@ class HandoffDecision:
     trigger: str
     fired: List[str]
     details: Dict[str, Any] = field(default_factory=dict)
+
+
+#: Words that say nothing about what a message asks, on top of shop.matching's stop words.
+_FUNCTION_WORDS = frozenset(
+    "again already also and but can could did didn do does don done dont got had has have haven how just "
+    "know not now still than that the then there they this what when where which who why will with would "
+    "yet you your yours okay hello hey thanks thank sorry".split()
+)
+
+
+def content_words(text: str) -> List[str]:
+    """Stemmed content words of a message (3+ letters, no stop or function words), for telling whether two
+    messages ask the same thing in other words."""
+    return [word for word in keywords(text) if len(word) >= 3 and word not in _FUNCTION_WORDS]
 
 
 def _as_float(value: Any) -> float:
@@ -648,6 +668,13 @@ class HandoffPolicy(ConfigOnlyPolicy):
             # and the shopper asks again (any intent but the ignored ones): the answer did not help, and
             # however the NLU labels the third try, the bot would only say it once more.
             "repeat_same_answer": True,
+            # Also a repeated request: the latest message failed (as for repeated_fallback) and it and each
+            # of the `repeat_min_count` - 1 messages before it share at least this many content words, none
+            # of those turns completed a task and none was a button. "never got the welcome code from the
+            # newsletter" answered with a page, "still no code from the newsletter" answered with another,
+            # then "I did NOT receive my welcome code" not understood: the shopper restated one request
+            # in new words and the NLU labelled it differently each time. 0 disables.
+            "repeat_restated_min_shared_words": 2,
             # Groups of intents that count as the same request ("where is my parcel?" and "has it been
             # lost?" are one unanswered request whichever of the two the NLU picks each time).
             "repeat_equivalent_intents": [
@@ -767,6 +794,7 @@ class HandoffPolicy(ConfigOnlyPolicy):
             ("repeat_min_count", 2),
             ("repeat_window", 2),
             ("noop_short_max_words", 0),
+            ("repeat_restated_min_shared_words", 0),
         ):
             value = config[key]
             if not isinstance(value, int) or value < minimum:
@@ -1152,6 +1180,9 @@ class HandoffPolicy(ConfigOnlyPolicy):
         return all(values_a[key] == values_b[key] for key in values_a.keys() & values_b.keys())
 
     def _repeated_request(self, turns: List[UserTurn]) -> Optional[Dict[str, Any]]:
+        restated = self._restated_in_words(turns)
+        if restated is not None:
+            return restated
         ignored = set(self.config["repeat_ignored_intents"])
         latest = turns[-1]
         if latest.intent is None or latest.intent in ignored:
@@ -1173,6 +1204,31 @@ class HandoffPolicy(ConfigOnlyPolicy):
             before, previous = turns[-3].bot_texts, turns[-2].bot_texts
             if before and before == previous:
                 return {"intent": latest.intent, "same_answer_twice": True}
+        return None
+
+    def _restated_in_words(self, turns: List[UserTurn]) -> Optional[Dict[str, Any]]:
+        """The latest message failed and restates the previous ones in words
+        (`repeat_restated_min_shared_words`, see the config)."""
+        needed_words = self.config["repeat_restated_min_shared_words"]
+        run = turns[-self.config["repeat_min_count"] :]
+        if not needed_words or len(run) < self.config["repeat_min_count"]:
+            return None
+        latest = run[-1]
+        if latest.is_intent_payload or not self._turn_failed(latest):
+            return None
+        if any(turn.completed_task or turn.is_intent_payload for turn in run[:-1]):
+            return None
+        if all(self._turn_failed(turn) for turn in run[:-1]):
+            return None  # nothing but misunderstandings: repeated_fallback's business (`fallback_turns`)
+        latest_words = set(content_words(latest.text))
+        shared = [latest_words & set(content_words(turn.text)) for turn in run[:-1]]
+        if all(len(words) >= needed_words for words in shared):
+            return {
+                "intent": latest.intent,
+                "times": len(run),
+                "restated_in_words": sorted(set.intersection(*shared) if shared else set()),
+                "intents": [turn.intent for turn in run],
+            }
         return None
 
     def _restated_request(self, turns: List[UserTurn]) -> Optional[Dict[str, Any]]:

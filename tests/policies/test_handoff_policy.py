@@ -1027,3 +1027,68 @@ def test_the_sensitive_head_vetoes_a_keyword_in_a_harmless_message(tmp_path: Pat
     assert reason(policy, unsure) == SENSITIVE_TOPIC
     assert reason(policy, no_head) == SENSITIVE_TOPIC
     assert reason(make_policy(tmp_path, sensitive_pattern_veto=None), sure_none) == SENSITIVE_TOPIC
+
+
+def _restated(first_text: str, second_text: str, third_text: str, **third: Any):
+    return [
+        user("account_help", 0.9, text=first_text), "utter_knowledge_answer",
+        user("discount_code", 0.8, text=second_text), "utter_knowledge_answer",
+        user(third.pop("intent", "nlu_fallback"), third.pop("confidence", 0.4), text=third_text, **third),
+    ]
+
+
+def test_a_request_restated_in_other_words_and_then_not_understood_hands_over(
+    policy: HandoffPolicy, domain: Domain
+) -> None:
+    """Three wordings of one request, labelled differently by the NLU, the last one not understood."""
+    steps = _restated(
+        "joined your mailing list last week but the welcome voucher never came",
+        "still waiting for that mailing list voucher, where is it?",
+        "for the third time: no welcome voucher after joining the mailing list",
+    )
+    tracker = conversation(domain, steps)
+    assert reason(policy, tracker) == REPEATED_REQUEST
+    details = policy.decide(tracker).details[REPEATED_REQUEST]
+    assert {"mailing", "list", "voucher"} <= set(details["restated_in_words"])
+
+
+@pytest.mark.parametrize(
+    "third, kwargs",
+    [
+        # understood this time: the bot can answer
+        ("for the third time: no welcome voucher after joining the mailing list",
+         {"intent": "discount_code", "confidence": 0.9}),
+        # not understood, but about something else
+        ("do you sell gloves", {}),
+        # one shared word is no restatement
+        ("the voucher thing is confusing", {}),
+    ],
+)
+def test_no_restatement_without_failure_or_shared_words(policy: HandoffPolicy, domain: Domain, third, kwargs):
+    steps = _restated(
+        "joined your mailing list last week but the welcome voucher never came",
+        "still waiting for that mailing list voucher, where is it?",
+        third, **kwargs,
+    )
+    assert reason(policy, conversation(domain, steps)) is None
+
+
+def test_a_completed_task_in_between_is_no_restatement(policy: HandoffPolicy, domain: Domain) -> None:
+    steps = [
+        user("search_product", 0.9, text="red rain jackets with a hood"), "utter_complaint",
+        SlotSet("task_completed", True),
+        user("search_product", 0.9, text="red rain jackets with a hood under 80"), "utter_complaint",
+        SlotSet("task_completed", True),
+        user("nlu_fallback", 0.4, text="red rain jackets with a hood and pockets??"),
+    ]
+    assert reason(policy, conversation(domain, steps)) is None
+
+
+def test_restatements_in_words_can_be_switched_off(tmp_path: Path, domain: Domain) -> None:
+    steps = _restated(
+        "joined your mailing list last week but the welcome voucher never came",
+        "still waiting for that mailing list voucher, where is it?",
+        "for the third time: no welcome voucher after joining the mailing list",
+    )
+    policy = make_policy(tmp_path, repeat_restated_min_shared_words=0)
+    assert reason(policy, conversation(domain, steps)) is None

@@ -18,6 +18,7 @@ from typing import Any, Dict, Iterator, List
 import pytest
 import requests
 
+from tests.ci import skip_or_fail
 from tests.e2e.callback_receiver import CallbackReceiver
 from tests.servers import (
     REPO,
@@ -89,10 +90,7 @@ class Assistant:
 def trained_model() -> Path:
     model = Path(os.environ.get(MODEL_ENV, REPO / "models" / "shopassist.tar.gz"))
     if not model.is_file():
-        reason = f"no trained model at {model}: run `make train` first (make test does)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
+        skip_or_fail(f"no trained model at {model}: run `make train` first (make test does)")
     return model
 
 

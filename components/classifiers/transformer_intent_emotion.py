@@ -79,6 +79,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from components.classifiers.frozen_blend import FROZEN_DIR, FrozenIntentModel, blend
 from shop.clauses import CLAUSES_KEY, split_requests
+from shop.embeddings import mean_pool
 
 logger = logging.getLogger(__name__)
 
@@ -233,8 +234,7 @@ class _JointModel(torch.nn.Module):
         hidden = self.encoder(**inputs).last_hidden_state
         if self.pooling == "cls":
             return hidden[:, 0]
-        mask = inputs["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-        return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
+        return mean_pool(hidden, inputs["attention_mask"])
 
     def forward(self, **inputs: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, Optional[torch.Tensor]]:
         """Intent, emotion and sensitive logits (``None`` without a sensitive head) of one encoder pass."""

@@ -6,7 +6,6 @@ a fault test puts back what it broke (restarts the service it stopped) before it
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Iterator
 
@@ -14,18 +13,14 @@ import pytest
 
 from tests.ci import skip_or_fail
 from tests.scale.services import ScaleStack, missing_service_binaries, start_stack, stop_stack
-from tests.servers import REPO
+from tests.servers import trained_model
 
-MODEL_ENV = "SHOPASSIST_MODEL"
 REPLICAS = 2
 
 
 @pytest.fixture(scope="session")
 def scale_model() -> Path:
-    model = Path(os.environ.get(MODEL_ENV, REPO / "models" / "shopassist.tar.gz"))
-    if not model.is_file():
-        skip_or_fail(f"no trained model at {model}: run `make train` first (make test does)")
-    return model
+    return trained_model()
 
 
 @pytest.fixture(scope="session")

@@ -16,8 +16,9 @@ CREDENTIALS ?= credentials.yml
 export VENV ACTIONS_PORT
 
 # Everything a trained model depends on: retrain when one of these is newer than the model.
+# shop/embeddings.py holds the classifier's mean pooling (mean_pool).
 MODEL_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null) \
-	$(shell find components -name '*.py' 2>/dev/null)
+	$(shell find components -name '*.py' 2>/dev/null) shop/embeddings.py
 
 # Quieter TensorFlow start-up logs for the people reading the terminal.
 export TF_CPP_MIN_LOG_LEVEL ?= 2

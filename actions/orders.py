@@ -53,6 +53,7 @@ from shop import Verification, normalize_order_id
 from shop.errors import OrderAccessError
 from shop.privacy import mask_email
 from shop.return_reasons import RETURN_REASON_LABELS, normalize_return_reason, states_a_reason
+from shop.shopper_text import order_number_in
 from shop.vocabulary import OPEN_ORDER_STATUSES, normalize_category, normalize_email
 
 logger = logging.getLogger(__name__)
@@ -121,19 +122,10 @@ QUESTION_RESPONSES = frozenset({"utter_order_form_still_asking", "utter_ask_orde
 _EMAIL_MENTION = re.compile(r"\b(e-?\s?mail|mail\s+address)|@", re.IGNORECASE)
 
 
-_ORDER_NUMBER_IN_TEXT = re.compile(r"(?<![\w-])(?:sa\s*[-_#:]?\s*|#)?(\d{6})(?!\d)", re.IGNORECASE)
-
-
 def find_order_id(value: Any) -> Optional[str]:
     """The canonical order number in ``value``: the whole text ("sa100042") or a part ("it's SA 100042")."""
     text = clean_text(value, MAX_SHORT_LENGTH)
-    if text is None:
-        return None
-    found = normalize_order_id(text)
-    if found is None:
-        match = _ORDER_NUMBER_IN_TEXT.search(text)
-        found = normalize_order_id(match.group(1)) if match else None
-    return found
+    return order_number_in(text) if text is not None else None
 
 
 def is_interruption(tracker: Tracker) -> bool:

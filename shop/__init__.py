@@ -30,7 +30,8 @@ from shop.service import (
     ShopService,
     VariantInfo,
 )
-from shop.vocabulary import Verification, normalize_order_id
+from shop.shopper_text import normalize_order_id
+from shop.vocabulary import Verification
 
 __all__ = [
     "RETURN_WINDOW_DAYS",

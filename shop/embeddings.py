@@ -4,6 +4,8 @@ The encoder is the sentence-transformers MiniLM-L6 checkpoint shipped in the ``g
 package (or any checkpoint named by ``$SHOP_SEARCH_ENCODER``). It is loaded with plain ``transformers``
 from the local folder only (never the Hub), once per process and path, and applies the checkpoint's own
 recipe: mean pooling over the attention mask, then L2 normalisation, so a dot product is a cosine.
+:func:`mean_pool` is that pooling for every caller (this encoder, the intent classifier and its frozen
+blend, the NLU benchmark's MiniLM baseline).
 
 When torch, transformers or the checkpoint cannot be loaded, :func:`get_encoder` logs one warning and
 returns None; search then ranks by keywords alone. ``SHOP_SEARCH_ENCODER=none`` switches the encoder off
@@ -24,9 +26,12 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import TYPE_CHECKING, Protocol, Sequence
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import torch
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +55,25 @@ class Encoder(Protocol):
     dim: int
 
     def encode(self, texts: Sequence[str], progress: bool = False) -> np.ndarray: ...
+
+
+def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor, normalize: bool = False) -> torch.Tensor:
+    """Masked mean of transformer hidden states ``(batch, tokens, dim)`` over the tokens ``attention_mask``
+    keeps: the sentence embedding of mean pooling. ``normalize``: then L2-normalised, so a dot product is a
+    cosine.
+
+    The arithmetic happens in ``hidden``'s own dtype (under autocast that may be bf16/fp16; a caller that
+    wants float32 casts ``hidden`` first). The token count is clamped at 1: counts are whole numbers, so the
+    clamp only touches a row without any token (a tokenizer that adds [CLS]/[SEP] never makes one), which
+    pools to zeros instead of NaN.
+    """
+    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
+    if normalize:
+        import torch  # imported here: the shop layer must work without torch
+
+        pooled = torch.nn.functional.normalize(pooled, p=2, dim=-1)
+    return pooled
 
 
 def default_encoder_path() -> str | None:
@@ -134,9 +158,7 @@ class TransformerEncoder:
                     return_tensors="pt",
                 ).to(self.device)
                 hidden = self.model(**tokens).last_hidden_state
-                mask = tokens["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-                pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
-                pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
+                pooled = mean_pool(hidden, tokens["attention_mask"], normalize=True)
                 out[batch] = pooled.float().cpu().numpy()
         return out
 

@@ -46,7 +46,8 @@ from shop.errors import ShopUnavailableError, describe_url, translate_db_errors
 from shop.handoff_models import OPEN_TICKET_STATUSES, TICKET_STATUSES, HandoffTicket
 from shop.models import Customer
 from shop.privacy import mask_email, mask_personal_data
-from shop.vocabulary import normalize_email, normalize_order_id
+from shop.shopper_text import normalize_order_id
+from shop.vocabulary import normalize_email
 
 __all__ = [
     "OPEN_TICKET_STATUSES",

@@ -60,8 +60,8 @@ import yaml
 
 from shop.config import REPO_ROOT, state_dir
 from shop.embeddings import Encoder, VectorCache, configured_encoder_path, get_encoder
-from shop.privacy import replace_order_numbers
 from shop.search import KeywordIndex, analyze
+from shop.shopper_text import replace_order_numbers
 
 logger = logging.getLogger(__name__)
 

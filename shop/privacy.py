@@ -22,6 +22,8 @@ import logging
 import re
 from typing import Any, Literal
 
+from shop.shopper_text import WRITTEN_ORDER_NUMBER
+
 CARD_MASK = "[card]"
 PHONE_MASK = "[phone]"
 NUMBER_MASK = "[number]"
@@ -33,8 +35,6 @@ MAX_PHONE_DIGITS = 15
 CARD_DIGITS = range(13, 20)
 
 _EMAIL = r"[^\s@<>()\[\]{},;:\"']+@[^\s@<>()\[\]{},;:\"']+\.[A-Za-z]{2,}"
-# Order numbers as docs/contract.md lists them: SA-100042, SA 100042, sa100042, #100042.
-_ORDER = r"(?<![\w#])(?:(?i:sa)[-\s]?|\#)\d{6}(?!\d)"
 # A price: a currency sign before the amount, or an amount with cents (79.99, 1,299.00).
 _PRICE = r"[$€£]\s?\d[\d,]*(?:\.\d{1,2})?|(?<![\d.,])\d{1,3}(?:,\d{3})+(?:\.\d{2})?(?![\d,])"
 # A run of digits with the separators people type in phone and card numbers.
@@ -43,17 +43,10 @@ _DATE = re.compile(r"\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[./-]\d{1,2}[./-]\d{2,4}")
 _SIX_DIGIT_GROUPS = re.compile(r"\d{6}(?:[\s,/]+\d{6})+")
 _DECIMAL = re.compile(r"\d+\.\d{1,2}")
 _PATTERN = re.compile(
-    rf"(?P<email>{_EMAIL})|(?P<order>{_ORDER})|(?P<price>{_PRICE})|(?P<digits>{_DIGITS})"
+    rf"(?P<email>{_EMAIL})|(?P<order>{WRITTEN_ORDER_NUMBER})|(?P<price>{_PRICE})|(?P<digits>{_DIGITS})"
 )
 
 OrderNumbers = Literal["keep", "shape"]
-_ORDER_NUMBER = re.compile(_ORDER)
-
-
-def replace_order_numbers(text: str, replacement: str = "the order") -> str:
-    """``text`` with every order number (as :data:`_ORDER` reads them) replaced: for matching a message by
-    meaning, where "SA-100003" is noise that lowers the similarity to the help pages' questions."""
-    return _ORDER_NUMBER.sub(replacement, text)
 
 
 def mask_email(email: Any) -> str:

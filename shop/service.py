@@ -47,6 +47,7 @@ from shop.recommend import co_purchased, purchased_products
 from shop.return_reasons import normalize_return_reason
 from shop.search import Filters, SearchConfig, engine_for, similar_positions
 from shop.search import invalidate as invalidate_search_index
+from shop.shopper_text import normalize_order_id
 from shop.vocabulary import (
     CLOTHING_SIZES,
     COLORS,
@@ -56,7 +57,6 @@ from shop.vocabulary import (
     normalize_category,
     normalize_color,
     normalize_email,
-    normalize_order_id,
     normalize_size,
     rma_number,
 )

@@ -1,7 +1,7 @@
 """The catalog vocabulary of docs/contract.md and the normalisers that map shopper wording onto it.
 
 Seed data, search filters and the NLU/dialogue layers must agree on one spelling of every category,
-colour, size and order number; this module is that single source.
+colour and size; this module is that single source (order numbers: shop/shopper_text.py).
 """
 
 from __future__ import annotations
@@ -138,7 +138,6 @@ _MATERIAL_ALIASES = {"woollen": "wool", "woolen": "wool", "woolly": "wool", "lea
 #: A material asked for that also covers narrower catalog words: merino and lambswool are wool.
 _MATERIAL_FAMILIES = {"wool": ("wool", "lambswool", "merino")}
 _MATERIAL_WORD_RE = re.compile(r"[a-z]+")
-_ORDER_ID_RE = re.compile(r"^\s*#?\s*(?:sa)?\s*[-_#:]?\s*(\d{6})\s*$", re.IGNORECASE)
 
 
 def _clean(value: object) -> str:
@@ -199,20 +198,6 @@ def material_matches(asked: object, material: object) -> bool:
         return False
     words = set(_MATERIAL_WORD_RE.findall(material.lower()))
     return any(word in words for word in _MATERIAL_FAMILIES.get(canonical, (canonical,)))
-
-
-def normalize_order_id(value: object) -> str | None:
-    """Turn ``sa100042``, ``#100042``, ``SA 100042``, ``SA-100042`` or ``100042`` into ``SA-100042``.
-
-    Returns None for anything that is not an order number, so callers can reply "that doesn't look like
-    an order number" without touching the database.
-    """
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)
-    if not isinstance(value, str):
-        return None
-    match = _ORDER_ID_RE.match(value)
-    return f"SA-{match.group(1)}" if match else None
 
 
 def normalize_email(value: object) -> str | None:

@@ -15,8 +15,20 @@ from typing import Dict, Optional, Sequence
 
 import requests
 
+from tests.ci import skip_or_fail
+
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+#: The trained model archive the servers load (`make test` sets it); default models/shopassist.tar.gz.
+MODEL_ENV = "SHOPASSIST_MODEL"
+
+
+def trained_model() -> Path:
+    """The trained model archive; skips the test without one (fails it under CI=true: tests/ci.py)."""
+    model = Path(os.environ.get(MODEL_ENV, REPO / "models" / "shopassist.tar.gz"))
+    if not model.is_file():
+        skip_or_fail(f"no trained model at {model}: run `make train` first (make test does)")
+    return model
 
 
 def free_port() -> int:

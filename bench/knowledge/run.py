@@ -61,7 +61,7 @@ from shop.knowledge import (  # noqa: E402
     SEMANTIC_WEIGHT,
     KnowledgeBase,
 )
-from shop.privacy import replace_order_numbers  # noqa: E402
+from shop.shopper_text import replace_order_numbers  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 MODES = ("keyword", "semantic", "hybrid")

@@ -194,6 +194,8 @@ def encode_minilm(texts: Sequence[str], batch_size: int = 64, show_progress: boo
     from tqdm import tqdm
     from transformers import AutoModel, AutoTokenizer
 
+    from shop.embeddings import mean_pool
+
     spec = importlib.util.find_spec(MODEL_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError(f"the '{MODEL_PACKAGE}' package (requirements-model.txt) is not installed")
@@ -209,10 +211,8 @@ def encode_minilm(texts: Sequence[str], batch_size: int = 64, show_progress: boo
             indices = order[start : start + batch_size]
             inputs = tokenizer([texts[i] for i in indices], padding=True, truncation=True, max_length=128,
                                return_tensors="pt")
-            hidden = model(**inputs).last_hidden_state
-            mask = inputs["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
-            out[indices] = torch.nn.functional.normalize(pooled, dim=-1).numpy()
+            pooled = mean_pool(model(**inputs).last_hidden_state, inputs["attention_mask"], normalize=True)
+            out[indices] = pooled.numpy()
     return out
 
 

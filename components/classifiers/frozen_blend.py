@@ -30,6 +30,8 @@ from typing import Callable, Dict, Iterable, List, Optional, Sequence
 import numpy as np
 import torch
 
+from shop.embeddings import mean_pool
+
 logger = logging.getLogger(__name__)
 
 #: Sub-folder of the component's model directory.
@@ -47,10 +49,7 @@ _FLOOR = 1e-12
 
 def mean_pooled(encoder: torch.nn.Module, inputs: Dict[str, torch.Tensor]) -> torch.Tensor:
     """L2-normalised masked mean of the last hidden states: the checkpoint's own sentence embedding."""
-    hidden = encoder(**inputs).last_hidden_state.float()
-    mask = inputs["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-    pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
-    return torch.nn.functional.normalize(pooled, dim=-1)
+    return mean_pool(encoder(**inputs).last_hidden_state.float(), inputs["attention_mask"], normalize=True)
 
 
 def as_stored(encoder: torch.nn.Module) -> torch.nn.Module:

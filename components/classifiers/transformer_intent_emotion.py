@@ -52,7 +52,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, TypeVar
 
 import numpy as np
 import torch
@@ -85,8 +85,10 @@ from components.classifiers.frozen_blend import (
     blend,
 )
 from shop.clauses import CLAUSES_KEY, split_requests
+from shop.embeddings import mean_pool
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: Key of the emotion prediction in the message / parse data, and of the label in example metadata.
 EMOTION = "emotion"
@@ -241,8 +243,7 @@ class _JointModel(torch.nn.Module):
         hidden = self.encoder(**inputs).last_hidden_state
         if self.pooling == "cls":
             return hidden[:, 0]
-        mask = inputs["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-        return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
+        return mean_pool(hidden, inputs["attention_mask"])
 
     def forward(self, **inputs: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, Optional[torch.Tensor]]:
         """Intent, emotion and sensitive logits (``None`` without a sensitive head) of one encoder pass."""
@@ -536,21 +537,27 @@ def perturb_text(text: str, rng: random.Random) -> str:
     return text
 
 
-def _stratified_split(
-    examples: Sequence[_Example], fraction: float, rng: random.Random
-) -> Tuple[List[_Example], List[_Example]]:
-    """Holds out ``fraction`` of each intent's examples (emotion-only examples form one group)."""
-    groups: Dict[int, List[_Example]] = {}
+def stratified_split(
+    examples: Sequence[T], fraction: float, rng: random.Random, group: Callable[[T], Any],
+    at_least_one: bool = False,
+) -> Tuple[List[T], List[T]]:
+    """``(train, held_out)``: ``fraction`` of each group's examples held out, the groups taken in sorted
+    order and each shuffled with ``rng`` (so a seed gives the same split). A group of one example is never
+    held out; ``at_least_one`` holds out one example of every larger group even when ``fraction`` rounds
+    to none. The validation split of training and bench/nlu/holdout_eval.py both use this."""
+    groups: Dict[Any, List[T]] = {}
     for example in examples:
-        groups.setdefault(example.intent, []).append(example)
-    train: List[_Example] = []
-    held_out: List[_Example] = []
+        groups.setdefault(group(example), []).append(example)
+    train: List[T] = []
+    held_out: List[T] = []
     for key in sorted(groups):
-        group = list(groups[key])
-        rng.shuffle(group)
-        count = int(round(len(group) * fraction)) if len(group) > 1 else 0
-        held_out.extend(group[:count])
-        train.extend(group[count:])
+        members = list(groups[key])
+        rng.shuffle(members)
+        count = int(round(len(members) * fraction)) if len(members) > 1 else 0
+        if at_least_one and len(members) > 1:
+            count = max(1, count)
+        held_out.extend(members[:count])
+        train.extend(members[count:])
     return train, held_out
 
 
@@ -1463,7 +1470,9 @@ class TransformerIntentEmotionClassifier(IntentClassifier, GraphComponent):
         seed = int(self.config[SEED])
         split = float(self.config[VALIDATION_SPLIT])
         train_set, val_set = (
-            _stratified_split(dataset, split, random.Random(seed)) if split > 0 else (dataset, [])
+            # by intent; the emotion-only examples (intent IGNORE_INDEX) form one group
+            stratified_split(dataset, split, random.Random(seed), lambda example: example.intent)
+            if split > 0 else (dataset, [])
         )
         epochs = int(self.config[EPOCHS])
         steps_per_epoch = math.ceil(len(train_set) / int(self.config[BATCH_SIZE]))

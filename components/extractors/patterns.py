@@ -17,7 +17,7 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any, Optional
 
-from shop import normalize_order_id
+from shop.shopper_text import BARE_ORDER_RE, HASH_ORDER_RE, PREFIXED_ORDER_RE, normalize_order_id
 from shop.vocabulary import normalize_email
 
 Candidate = dict[str, Any]
@@ -25,12 +25,8 @@ Candidate = dict[str, Any]
 EMAIL_RE = re.compile(
     r"(?<![\w.+%-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}\b"
 )
-#: "SA-100042", "sa 100042", "SA#100042", "#SA-100042": always an order number.
-PREFIXED_ORDER_RE = re.compile(r"(?<![\w#])(?:#\s?)?sa\s?[-_#:]?\s?\d{6}(?!\d)", re.IGNORECASE)
-#: "#100042": always an order number, also glued to a word ("order#100042"), not after "&" ("&#100042;").
-HASH_ORDER_RE = re.compile(r"(?<![#&\d])#\s?\d{6}(?!\d)")
-#: Bare six digits: an order number only in an order context (see ORDER_CONTEXT_RE) or a short reply.
-BARE_ORDER_RE = re.compile(r"(?<![\w$€£.,/:-])\d{6}(?!\d)(?![.,/:]\d|\s?(?:€|\$|£|%))")
+#: Bare six digits (shop.shopper_text.BARE_ORDER_RE) are an order number only in an order context or a
+#: short reply.
 ORDER_CONTEXT_RE = re.compile(
     r"\b(?:orders?|ordered|package|parcel|deliver(?:y|ed)?|shipment|shipping|shipped|track(?:ing)?|"
     r"returns?|retruns?|retuns?|refunds?|cancel(?:led|ed)?|purchase|number|no\.?|ref(?:erence)?|id|receipt|"

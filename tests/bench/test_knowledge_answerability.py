@@ -1,7 +1,8 @@
 """bench/knowledge/answerability.py: sentence splitting, the features, the figures and the threshold rules.
 
 A toy document folder and a bag-of-words stand-in encoder keep these fast and independent of the shipped
-MiniLM; one test reads the shipped help pages with the real encoder and is skipped without it.
+MiniLM; one test reads the shipped help pages with the real encoder and is skipped without it
+(fails under CI=true: tests/ci.py).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from bench.knowledge import answerability as A
 from shop.config import REPO_ROOT
 from shop.knowledge import KnowledgeBase
 from shop.search import analyze
+from tests.ci import encoder_missing
 
 GIFT_CARDS = """# Gift cards
 
@@ -192,7 +194,7 @@ def test_a_feature_that_flips_between_the_tuning_sets_is_not_consistent():
 def test_shipped_pages_on_topic_question_vs_chit_chat(tmp_path):
     kb = KnowledgeBase.load(REPO_ROOT / "data" / "knowledge", cache_dir=tmp_path)
     if kb.keyword_only:
-        pytest.skip("the shipped encoder is not installed")
+        encoder_missing("the answerability features")
     featurize = A.Featurizer(kb)
     on_topic = dict(zip(A.FEATURES, featurize("do gift cards expire")[0], strict=True))
     chit_chat = dict(zip(A.FEATURES, featurize("tell me a joke about cats")[0], strict=True))

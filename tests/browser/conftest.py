@@ -18,6 +18,8 @@ from typing import Any, AsyncContextManager, Awaitable, Callable, Iterator, List
 import pytest
 from sanic import Sanic
 
+from tests.ci import skip_or_fail
+
 Sanic.test_mode = True  # several Sanic apps per process (see tests/channels/conftest.py)
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -41,12 +43,6 @@ WAIT_S = 15.0
 T = TypeVar("T")
 
 
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI", "").strip().lower() == "true":
-        pytest.fail(f"{reason} (CI=true: browser tests must run)")
-    pytest.skip(reason)
-
-
 def _missing_browser() -> str | None:
     for path, variable in ((CHROMIUM, "CHROMIUM"), (CHROMEDRIVER, "CHROMEDRIVER")):
         if not (os.path.isfile(path) and os.access(path, os.X_OK)):
@@ -60,12 +56,12 @@ def browser(tmp_path: Path) -> Iterator[Any]:
     """A fresh headless Chromium (own profile: no cookies or localStorage from another test)."""
     missing = _missing_browser()
     if missing:
-        _unavailable(missing)
+        skip_or_fail(missing)
     try:
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service
     except ImportError:
-        _unavailable("selenium is not installed (it is in requirements-dev.txt; run make install)")
+        skip_or_fail("selenium is not installed (it is in requirements-dev.txt; run make install)")
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in CHROMIUM_FLAGS:

@@ -8,7 +8,6 @@ protected by a token (``Assistant.token``), as in production, and the handoff de
 """
 from __future__ import annotations
 
-import os
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -18,9 +17,9 @@ from typing import Any, Dict, Iterator, List
 import pytest
 import requests
 
+from tests import servers
 from tests.e2e.callback_receiver import CallbackReceiver
 from tests.servers import (
-    REPO,
     free_port,
     server_env,
     start_action_server,
@@ -28,8 +27,6 @@ from tests.servers import (
     stop_process,
     wait_until_up,
 )
-
-MODEL_ENV = "SHOPASSIST_MODEL"
 
 
 @dataclass
@@ -87,13 +84,7 @@ class Assistant:
 
 @pytest.fixture(scope="session")
 def trained_model() -> Path:
-    model = Path(os.environ.get(MODEL_ENV, REPO / "models" / "shopassist.tar.gz"))
-    if not model.is_file():
-        reason = f"no trained model at {model}: run `make train` first (make test does)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return model
+    return servers.trained_model()
 
 
 @pytest.fixture(scope="session")

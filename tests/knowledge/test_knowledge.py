@@ -11,6 +11,7 @@ import pytest
 
 from shop.config import REPO_ROOT
 from shop.knowledge import KnowledgeBase, load_section_questions, parse_document
+from tests.ci import encoder_missing
 
 DOCS = REPO_ROOT / "data" / "knowledge"
 
@@ -38,7 +39,7 @@ class CountingEncoder:
 def kb(tmp_path_factory):
     kb = KnowledgeBase.load(DOCS, cache_dir=tmp_path_factory.mktemp("kcache"))
     if kb.keyword_only:
-        pytest.skip("the shipped encoder is not installed")
+        encoder_missing("the knowledge base")
     return kb
 
 

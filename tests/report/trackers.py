@@ -15,6 +15,8 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import pytest
 
+from tests.ci import skip_or_fail
+
 PG_HOST = os.environ.get("SHOP_TEST_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("SHOP_TEST_PG_PORT", "5432"))
 PG_USER = os.environ.get("SHOP_TEST_PG_USER", "postgres")
@@ -23,12 +25,6 @@ RABBIT_URL = os.environ.get("SHOPASSIST_TEST_AMQP_URL", "amqp://guest:guest@127.
 # A turn: (text, intent, confidence, emotion, extra events after the bot's reaction[, intent ranking]);
 # extra events are ("action", name, metadata), ("slot", name, value) or ("event", <a Rasa event>, None).
 Turn = Tuple[Any, ...]
-
-
-def skip_or_fail(reason: str) -> None:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{reason} (CI=true requires it)")
-    pytest.skip(reason)
 
 
 def conversation_events(start: float, turns: Sequence[Turn]) -> List[Any]:

@@ -6,38 +6,28 @@ a fault test puts back what it broke (restarts the service it stopped) before it
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
+from tests.ci import skip_or_fail
 from tests.scale.services import ScaleStack, missing_service_binaries, start_stack, stop_stack
-from tests.servers import REPO
+from tests.servers import trained_model
 
-MODEL_ENV = "SHOPASSIST_MODEL"
 REPLICAS = 2
-
-
-def _skip_or_fail(reason: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(reason)
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")
 def scale_model() -> Path:
-    model = Path(os.environ.get(MODEL_ENV, REPO / "models" / "shopassist.tar.gz"))
-    if not model.is_file():
-        _skip_or_fail(f"no trained model at {model}: run `make train` first (make test does)")
-    return model
+    return trained_model()
 
 
 @pytest.fixture(scope="session")
 def scale_stack(scale_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScaleStack]:
     reason = missing_service_binaries()
     if reason:
-        _skip_or_fail(reason)
+        skip_or_fail(reason)
     from shop.seed import seed_database
 
     work = tmp_path_factory.mktemp("scale")

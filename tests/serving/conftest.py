@@ -9,6 +9,8 @@ from typing import Iterator
 import pytest
 from sanic import Sanic
 
+from tests.ci import skip_or_fail
+
 # Several Sanic apps start in one process (test_rest_channel.py): see tests/channels/conftest.py.
 Sanic.test_mode = True
 
@@ -17,13 +19,6 @@ PG_PORT = int(os.environ.get("SHOP_TEST_PG_PORT", "5432"))
 PG_USER = os.environ.get("SHOP_TEST_PG_USER", "postgres")
 REDIS_URL = os.environ.get("SHOPASSIST_TEST_REDIS_URL", "redis://127.0.0.1:6379/1")
 AMQP_URL = os.environ.get("SHOPASSIST_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
-
-
-def missing_service(reason: str) -> None:
-    """Skips the test, or fails it under CI=true where every service must be there."""
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{reason} (CI=true requires it)")
-    pytest.skip(reason)
 
 
 def free_port() -> int:
@@ -51,7 +46,7 @@ def postgres_url() -> Iterator[str]:
             host=PG_HOST, port=PG_PORT, user=PG_USER, dbname="postgres", connect_timeout=3
         )
     except psycopg2.OperationalError as error:
-        missing_service(f"PostgreSQL not reachable at {PG_HOST}:{PG_PORT}: {str(error).strip()}")
+        skip_or_fail(f"PostgreSQL not reachable at {PG_HOST}:{PG_PORT}: {str(error).strip()}")
     admin.autocommit = True
     name = f"shopassist_test_serving_{secrets.token_hex(4)}"
     try:
@@ -76,7 +71,7 @@ def redis_url() -> str:
     try:
         redis.Redis.from_url(REDIS_URL, socket_timeout=3).ping()
     except redis.RedisError as error:
-        missing_service(f"Redis not reachable at {REDIS_URL}: {error}")
+        skip_or_fail(f"Redis not reachable at {REDIS_URL}: {error}")
     return REDIS_URL
 
 
@@ -89,5 +84,5 @@ def amqp_url() -> str:
     try:
         socket.create_connection((host, port), timeout=3).close()
     except OSError as error:
-        missing_service(f"RabbitMQ not reachable at {host}:{port}: {error}")
+        skip_or_fail(f"RabbitMQ not reachable at {host}:{port}: {error}")
     return AMQP_URL

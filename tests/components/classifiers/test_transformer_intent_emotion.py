@@ -7,7 +7,6 @@ import inspect
 import logging
 import re
 import shutil
-import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -211,12 +210,21 @@ def test_every_message_gets_an_emotion_incl_payloads_and_empty_text(loaded) -> N
     assert payload.get("intent")["name"] in loaded.intent_labels
 
 
-def test_a_100_kb_message_is_truncated_and_fast(loaded) -> None:
+def test_a_100_kb_message_is_truncated_before_the_tokenizer(loaded, monkeypatch) -> None:
+    """Only the first ``max_chars`` characters reach the tokenizer, so a huge message costs no more than a
+    long one (checked by what the tokenizer is given, not by a wall-clock limit on a shared machine)."""
     huge = "where is my order " * 6000  # ~108 KB
     assert len(huge.encode()) > 100_000
-    started = time.perf_counter()
+    tokenized: List[str] = []
+    encode = loaded._encode
+
+    def spy(texts):  # noqa: ANN001, ANN202 - the component's own signature
+        tokenized.extend(texts)
+        return encode(texts)
+
+    monkeypatch.setattr(loaded, "_encode", spy)
     [output] = predictions(loaded, [huge])
-    assert time.perf_counter() - started < 2.0
+    assert tokenized and max(len(text) for text in tokenized) <= loaded.max_chars < len(huge)
     assert_intent_output(output)
     assert_emotion_output(output)
     assert output["text"] == huge  # the message keeps its text; only the model input is cut
@@ -580,8 +588,8 @@ def test_intent_temperature_softens_confidences_but_keeps_the_ranking(trained) -
     for before, after in zip(predictions(sharp, texts), predictions(soft, texts), strict=True):
         assert [e["name"] for e in before["intent_ranking"]] == [e["name"] for e in after["intent_ranking"]]
         assert after["intent"]["confidence"] < before["intent"]["confidence"]
-        assert abs(sum(e["confidence"] for e in after["intent_ranking"]) - 1.0) < 1e-6 or len(
-            after["intent_ranking"]) < len(soft.intent_labels)
+        assert len(after["intent_ranking"]) == len(soft.intent_labels)  # this config ranks every intent
+        assert abs(sum(e["confidence"] for e in after["intent_ranking"]) - 1.0) < 1e-6
 
 
 @pytest.mark.parametrize("name, text", [

@@ -4,14 +4,17 @@ Trains the component through Rasa's graph APIs (create → train → persist →
 the NLU examples and prints training time, intent / emotion accuracy and macro F1 on the held-out part,
 and single-message latency::
 
-    python -m components.classifiers.holdout_eval --nlu data/nlu --holdout 0.2 --set epochs=8
+    python -m bench.nlu.holdout_eval --nlu data/nlu --holdout 0.2 --set epochs=8
 
 ``--set key=value`` overrides a config key of the component (values are parsed as YAML); ``--json`` writes
 the figures to a file. ``--quantization none,dynamic_int8`` trains once and scores the same trained weights
 loaded with each inference setting (figures per setting under ``variants``).
 
 Emotion figures are given twice: over all held-out examples (unlabelled ones count
-as the component's ``default_emotion``) and over the explicitly labelled ones only.
+as the component's ``default_emotion``) and over the explicitly labelled ones only. Accuracy, macro-F1 and
+the latency p50 are those of the NLU benchmark (:mod:`bench.nlu.metrics`); the split is the component's own
+stratified split (the one its validation split uses), holding out at least one example of every intent
+that has two or more.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import random
 import statistics
 import tempfile
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -35,10 +38,12 @@ from rasa.shared.nlu.training_data.loading import load_data
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bench.nlu.metrics import accuracy, macro_f1, percentiles_ms
 from components.classifiers.transformer_intent_emotion import (
     DEFAULT_EMOTION,
     EMOTION,
     TransformerIntentEmotionClassifier,
+    stratified_split,
 )
 
 
@@ -46,29 +51,8 @@ def stratified_holdout(
     examples: Sequence[Message], fraction: float, seed: int
 ) -> Tuple[List[Message], List[Message]]:
     """Holds out ``fraction`` of every intent's examples (at least one when an intent has two or more)."""
-    by_intent: Dict[str, List[Message]] = defaultdict(list)
-    for example in examples:
-        by_intent[example.get(INTENT)].append(example)
-    rng = random.Random(seed)
-    train, test = [], []
-    for intent in sorted(by_intent):
-        group = list(by_intent[intent])
-        rng.shuffle(group)
-        count = max(1, round(len(group) * fraction)) if len(group) > 1 else 0
-        test.extend(group[:count])
-        train.extend(group[count:])
-    return train, test
-
-
-def macro_f1(gold: Sequence[str], predicted: Sequence[str]) -> float:
-    """Unweighted mean of the per-label F1 scores over the gold labels."""
-    scores = []
-    for label in sorted(set(gold)):
-        tp = sum(1 for g, p in zip(gold, predicted, strict=True) if g == label and p == label)
-        fp = sum(1 for g, p in zip(gold, predicted, strict=True) if g != label and p == label)
-        fn = sum(1 for g, p in zip(gold, predicted, strict=True) if g == label and p != label)
-        scores.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
-    return statistics.fmean(scores) if scores else 0.0
+    return stratified_split(examples, fraction, random.Random(seed), lambda example: example.get(INTENT),
+                            at_least_one=True)
 
 
 def _gold_emotion(message: Message) -> Optional[str]:
@@ -158,11 +142,11 @@ def score(component: TransformerIntentEmotionClassifier, test: Sequence[Message]
     started = time.perf_counter()
     predicted = component.process([Message(data={TEXT: example.get(TEXT)}) for example in test])
     batch_seconds = time.perf_counter() - started
-    latencies = []
+    latencies = []  # seconds
     for example in test[:100]:
         started = time.perf_counter()
         component.process([Message(data={TEXT: example.get(TEXT)})])
-        latencies.append((time.perf_counter() - started) * 1000)
+        latencies.append(time.perf_counter() - started)
 
     gold_intents = [example.get(INTENT) for example in test]
     predicted_intents = [message.get(INTENT)["name"] for message in predicted]
@@ -170,11 +154,6 @@ def score(component: TransformerIntentEmotionClassifier, test: Sequence[Message]
     gold_emotions = [_gold_emotion(example) or default_emotion for example in test]
     predicted_emotions = [message.get(EMOTION)["name"] for message in predicted]
     labelled = [index for index, example in enumerate(test) if _gold_emotion(example)]
-
-    def accuracy(gold: Sequence[str], predicted_labels: Sequence[str]) -> float:
-        pairs = list(zip(gold, predicted_labels, strict=True))
-        return sum(1 for g, p in pairs if g == p) / max(len(pairs), 1)
-
     confidences = [message.get(INTENT)["confidence"] for message in predicted]
     return {
         "quantized": component.quantized,
@@ -191,7 +170,7 @@ def score(component: TransformerIntentEmotionClassifier, test: Sequence[Message]
         ),
         "emotion_test_distribution": dict(Counter(gold_emotions)),
         "batch_ms_per_message": round(batch_seconds * 1000 / max(len(test), 1), 2),
-        "single_message_latency_ms_p50": round(statistics.median(latencies), 2) if latencies else None,
+        "single_message_latency_ms_p50": percentiles_ms(latencies)["p50_ms"] if latencies else None,
         "device": str(component.device),
         **calibration(gold_intents, predicted_intents, confidences),
         "_predicted_intents": predicted_intents,

@@ -1,6 +1,6 @@
 """Single-message latency of TransformerIntentEmotionClassifier, alone and inside a trained Rasa model.
 
-    python -m components.classifiers.latency_eval --model models/shopassist.tar.gz \\
+    python -m bench.nlu.latency_eval --model models/shopassist.tar.gz \\
         --variants none,dynamic_int8 [--agent] [--baseline-ref HEAD] [--json out.json]
 
 Loads the transformer node of a trained model archive once per variant (``SETTING[@THREADS]``, e.g.
@@ -11,6 +11,13 @@ times ``Agent.load(model).parse_message`` (the whole NLU pipeline) with each var
 into the loaded graph. ``--baseline-ref REF`` adds the component as committed at git ``REF`` (read with
 ``git show``, nothing is checked out) as variant ``REF``, loaded from the same trained weights
 (component timing only).
+
+p50 / p95 / mean are those of the NLU benchmark (:func:`bench.nlu.metrics.percentiles_ms`: numpy's linear
+interpolation between the two nearest samples). Until this tool moved to bench/ (it was
+``components.classifiers.latency_eval``) it reported the nearest sample instead (index
+``round(q * (n - 1))``), as the figures of docs/NOTES.md measured with it did (e.g. int8 vs fp32
+``Agent.parse_message`` p50/p95 7.2/11.3 vs 13.8/19.2 ms): on the same timings the two differ by less than
+the gap between two neighbouring samples, and p50 is the same whenever n is odd.
 """
 
 from __future__ import annotations
@@ -20,7 +27,6 @@ import asyncio
 import importlib.util
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -31,6 +37,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from bench.nlu.metrics import percentiles_ms  # noqa: E402
 
 COMPONENT_SUFFIX = "TransformerIntentEmotionClassifier"
 MODULE_PATH = "components/classifiers/transformer_intent_emotion.py"
@@ -54,16 +62,9 @@ def shop_texts(nlu_path: str, count: int) -> List[str]:
     return texts
 
 
-def percentiles(durations_ms: Sequence[float]) -> Dict[str, float]:
-    ordered = sorted(durations_ms)
-    if not ordered:
-        return {}
-
-    def pick(q: float) -> float:
-        return round(ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))], 2)
-
-    return {"p50_ms": pick(0.5), "p95_ms": pick(0.95), "mean_ms": round(statistics.fmean(ordered), 2),
-            "n": len(ordered)}
+def percentiles(durations_s: Sequence[float]) -> Dict[str, float]:
+    """p50 / p95 / mean in milliseconds of durations in seconds (as the NLU benchmark), and their count."""
+    return {**percentiles_ms(durations_s), "n": len(durations_s)} if durations_s else {}
 
 
 def parse_variant(spec: str) -> Tuple[str, Optional[int]]:
@@ -122,12 +123,13 @@ def measure(model_archive: str, nlu: str, messages: int, variants: Sequence[str]
     default_threads = torch.get_num_threads()
 
     def with_threads(threads: Optional[int], call: Callable[[], Any]) -> float:
+        """Seconds ``call`` takes with ``threads`` torch threads."""
         wanted = threads or default_threads
         if torch.get_num_threads() != wanted:
             torch.set_num_threads(wanted)
         started = time.perf_counter()
         call()
-        return (time.perf_counter() - started) * 1000
+        return time.perf_counter() - started
 
     timings: Dict[str, List[float]] = {name: [] for name in components}
     stages: Dict[str, Dict[str, List[float]]] = {name: {"tokenize": [], "forward": []} for name in components}
@@ -188,7 +190,7 @@ def _agent_latency(model_archive: str, texts: Sequence[str], components: Dict[st
             started = time.perf_counter()
             loop.run_until_complete(agent.parse_message(text))
             if index >= warmup:
-                timings[name].append((time.perf_counter() - started) * 1000)
+                timings[name].append(time.perf_counter() - started)
     loop.close()
     return {name: percentiles(values) for name, values in timings.items()}
 

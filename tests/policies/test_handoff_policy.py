@@ -337,11 +337,7 @@ def test_greetings_after_failures_can_be_switched_off(tmp_path: Path, domain: Do
 ])
 def test_a_shopper_who_says_they_are_angry_is_angry(policy: HandoffPolicy, domain: Domain, text: str) -> None:
     """The emotion head read an explicit "I am really angry" as sadness; saying it counts as an angry turn."""
-    steps = [
-        user("complaint", feeling="sadness", text=text), "utter_complaint",
-        angry("complaint", text="never again, you sell rubbish"),
-    ]
-    tracker = conversation(domain, steps)
+    tracker = conversation(domain, _sad_reading_then_angry(text))
     assert reason(policy, tracker) == ANGER_SUSTAINED
     assert policy.decide(tracker).details[ANGER_SUSTAINED]["said_angry"] == 1
 
@@ -353,19 +349,20 @@ def test_a_shopper_who_says_they_are_angry_is_angry(policy: HandoffPolicy, domai
     "is the Fury jacket waterproof",
 ])
 def test_no_anger_without_the_shopper_saying_so(policy: HandoffPolicy, domain: Domain, text: str) -> None:
-    steps = [
-        user("complaint", feeling="sadness", text=text), "utter_complaint",
-        angry("complaint", text="never again, you sell rubbish"),
-    ]
-    assert reason(policy, conversation(domain, steps)) is None
+    assert reason(policy, conversation(domain, _sad_reading_then_angry(text))) is None
 
 
 def test_anger_patterns_can_be_switched_off(tmp_path: Path, domain: Domain) -> None:
-    steps = [
-        user("complaint", feeling="sadness", text="i am really angry now"), "utter_complaint",
+    steps = _sad_reading_then_angry("i am really angry now")
+    assert reason(make_policy(tmp_path, anger_patterns=[]), conversation(domain, steps)) is None
+
+
+def _sad_reading_then_angry(text: str) -> list:
+    """A complaint the emotion head read as sadness, then one it read as anger."""
+    return [
+        user("complaint", feeling="sadness", text=text), "utter_complaint",
         angry("complaint", text="never again, you sell rubbish"),
     ]
-    assert reason(make_policy(tmp_path, anger_patterns=[]), conversation(domain, steps)) is None
 
 
 def test_out_of_scope_counts_as_not_understood(policy: HandoffPolicy, domain: Domain) -> None:

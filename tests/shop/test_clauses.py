@@ -113,10 +113,7 @@ def test_one_request_is_left_whole(text) -> None:
     ],
 )
 def test_a_comma_between_two_requests_splits(text: str, expected: list) -> None:
-    clauses = split_requests(text)
-    assert [clause.text for clause in clauses] == expected
-    for clause in clauses:
-        assert text[clause.start : clause.end] == clause.text
+    test_two_requests_are_split(text, expected)
 
 
 @pytest.mark.parametrize(

@@ -75,7 +75,23 @@ USUAL_ACTIONS = {
     "affirm": "action_handle_confirmation",
     "goodbye": "action_offer_csat",
     "thank": "action_offer_csat",
+    "order_status": "order_form",
 }
+
+#: Requests that may come as the comment ("the tracking page could link to the carrier" read as an unsure
+#: order_status) and the action that handles them when they are real requests (`_a_real_request`).
+REQUEST_INTENTS = {"order_status": "order_form"}
+#: Below this intent confidence a request-like message after the comment question is the comment.
+REQUEST_CONFIDENCE = 0.6
+
+
+def _a_real_request(tracker: Tracker) -> bool:
+    """The latest message names an order number or the NLU is sure of its intent."""
+    message = tracker.latest_message or {}
+    if any(entity.get("entity") == "order_id" for entity in message.get("entities") or []):
+        return True
+    return float((message.get("intent") or {}).get("confidence") or 0.0) >= REQUEST_CONFIDENCE
+
 
 _WORD_SCORES = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5}
 #: A rating in text: "4", "4/5", "4 stars", "I'd say four", "5 out of 5". A number above 5 is no rating.
@@ -267,6 +283,8 @@ class ActionRecordCsatComment(Action):
             # (the comment was stored, or it was closed): handle as usual
             return [FollowupAction(USUAL_ACTIONS.get(intent or "", "utter_default"))]
         text = str((tracker.latest_message or {}).get("text") or "")
+        if intent in REQUEST_INTENTS and _a_real_request(tracker):
+            return [FollowupAction(REQUEST_INTENTS[intent])]
         if intent == "affirm" and _BARE_YES.match(text):
             dispatcher.utter_message(response=ASK_COMMENT_TEXT)  # "yes" is no comment: ask for it
             return []

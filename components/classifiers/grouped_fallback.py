@@ -10,6 +10,13 @@ the order up. A fallback there asks the shopper to rephrase a message that was u
 ``repeat_equivalent_intents``). When the top two intents belong to one group the ambiguity check is skipped;
 the confidence threshold still applies to the top intent, and every other pair is treated exactly as by
 Rasa's classifier.
+
+A message that asks two or three things ("where is SA-100006 and can I still change what's in it?") splits
+its confidence between them by nature, so it may fall under the threshold or look ambiguous although each of
+its clauses (``clauses``, set by the transformer classifier with ``classify_clauses``) is understood. Then the
+first clause's intent, at that clause's confidence, is the message's intent (the request asked first is
+answered first; OtherClausePolicy follows up the rest), provided every clause reaches the threshold and that
+intent is among the message's own top three.
 """
 
 from __future__ import annotations
@@ -19,10 +26,15 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.nlu.classifiers.fallback_classifier import FallbackClassifier
 from rasa.shared.exceptions import InvalidConfigException
-from rasa.shared.nlu.constants import INTENT_NAME_KEY, INTENT_RANKING_KEY
+from rasa.shared.nlu.constants import (
+    INTENT,
+    INTENT_NAME_KEY,
+    INTENT_RANKING_KEY,
+    PREDICTED_CONFIDENCE_KEY,
+)
 from rasa.shared.nlu.training_data.message import Message
 
-from shop.clauses import request_key
+from shop.clauses import CLAUSES_KEY, request_key
 
 EQUIVALENT_INTENTS = "equivalent_intents"
 
@@ -60,6 +72,35 @@ class GroupedFallbackClassifier(FallbackClassifier):
         if first is None or second is None or first == second:
             return False
         return request_key(first, self._equivalent) == request_key(second, self._equivalent)
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        """Rasa's fallback rule, except for messages whose clauses are each understood (module docstring)."""
+        for message in messages:
+            if self._should_fallback(message):
+                understood = self._first_understood_clause(message)
+                if understood is not None:
+                    message.data[INTENT] = understood
+                    continue
+            super().process([message])
+        return messages
+
+    def _first_understood_clause(self, message: Message) -> Optional[Dict[str, Any]]:
+        clauses = message.data.get(CLAUSES_KEY) or []
+        threshold = float(self.component_config["threshold"])
+        intents = [clause.get(INTENT) or {} for clause in clauses if isinstance(clause, dict)]
+        if len(intents) < 2 or any(
+            float(intent.get(PREDICTED_CONFIDENCE_KEY) or 0.0) < threshold for intent in intents
+        ):
+            return None
+        ranking: List[Dict[str, Any]] = message.data.get(INTENT_RANKING_KEY, [])
+        top_three = {entry.get(INTENT_NAME_KEY) for entry in ranking[:3]}
+        first = intents[0]
+        if first.get(INTENT_NAME_KEY) not in top_three:
+            return None
+        return {
+            INTENT_NAME_KEY: first[INTENT_NAME_KEY],
+            PREDICTED_CONFIDENCE_KEY: first[PREDICTED_CONFIDENCE_KEY],
+        }
 
     def _nlu_prediction_ambiguous(self, message: Message) -> Tuple[bool, Optional[float]]:
         ambiguous, difference = super()._nlu_prediction_ambiguous(message)

@@ -339,3 +339,29 @@ def test_thanks_that_take_leave_end_the_chat(domain, text):
 def test_plain_thanks_still_get_the_usual_reply(domain):
     messages, _ = run_action(ActionOfferCsat(), make_tracker(text="thanks a lot", intent="thank"), domain)
     assert responses(messages) == ["utter_welcome"]
+
+
+def test_an_unsure_order_remark_after_the_comment_question_is_the_comment(fresh_db, domain):
+    """"the tracking page could link straight to the carrier" read as order_status 0.41 is a suggestion: it is
+    stored as the comment, not answered with an order look-up."""
+    _, slots = rate(domain, text="/rate", entities=_button(4), csat_asked=True)
+    tracker = make_tracker(slots=slots, text="the tracking page could link to the courier", intent="order_status",
+                           confidence=0.41, sender_id=SENDER)
+    messages, events = run_action(ActionRecordCsatComment(), tracker, domain)
+    assert responses(messages) == ["utter_csat_thanks"] and events == []
+    assert [(r.rating, r.text) for r in _feedback_rows(fresh_db)] == [(4, "the tracking page could link to the courier")]
+
+
+@pytest.mark.parametrize(
+    "confidence, entities",
+    [(0.9, []), (0.45, [{"entity": "order_id", "value": "SA-100002"}])],
+)
+def test_a_real_order_question_after_the_comment_question_starts_the_order_form(fresh_db, domain, confidence,
+                                                                                 entities):
+    _, slots = rate(domain, text="/rate", entities=_button(4), csat_asked=True)
+    tracker = make_tracker(slots=slots, text="and where is my other order SA-100002?", intent="order_status",
+                           confidence=confidence, entities=entities, sender_id=SENDER)
+    messages, events = run_action(ActionRecordCsatComment(), tracker, domain)
+    assert messages == []
+    assert events == [{"event": "followup", "timestamp": None, "name": "order_form"}]
+    assert [(r.rating, r.text) for r in _feedback_rows(fresh_db)] == [(4, "")]

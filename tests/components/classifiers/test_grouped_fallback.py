@@ -58,3 +58,32 @@ def test_malformed_groups_are_a_clear_error(groups):
         GroupedFallbackClassifier(
             {**GroupedFallbackClassifier.get_default_config(), "equivalent_intents": groups}
         )
+
+
+def _with_clauses(message, *clauses):
+    message.set("clauses", [{"text": f"part {i}", "start": 0, "end": 1,
+                             "intent": {"name": name, "confidence": conf}}
+                            for i, (name, conf) in enumerate(clauses)])
+    return message
+
+
+def test_a_message_whose_clauses_are_each_understood_takes_the_first_clauses_intent(classifier):
+    """"where is SA-100006 and can I still change what's in it?": change_order 0.34, order_status 0.31 as a
+    whole, each clause 0.9: the order question asked first is the message's intent."""
+    message = _with_clauses(_message(("change_order", 0.34), ("order_status", 0.31), ("inform", 0.1)),
+                            ("order_status", 0.92), ("change_order", 0.92))
+    result = classifier.process([message])[0].data["intent"]
+    assert result == {"name": "order_status", "confidence": 0.92}
+
+
+@pytest.mark.parametrize(
+    "clauses",
+    [
+        [("order_status", 0.92), ("change_order", 0.3)],  # one clause not understood either
+        [("search_product", 0.92), ("change_order", 0.92)],  # first clause not among the message's top three
+        [("order_status", 0.92)],  # one clause is no multi-request message
+    ],
+)
+def test_otherwise_the_fallback_stands(classifier, clauses):
+    whole = _message(("change_order", 0.34), ("order_status", 0.31), ("inform", 0.1))
+    assert _intent(classifier, _with_clauses(whole, *clauses)) == "nlu_fallback"

@@ -135,7 +135,8 @@ class ActionAnswerPolicyQuestion(Action):
             return []
         response = f"utter_{intent}"
         question = clean_text((tracker.latest_message or {}).get("text"), MAX_TEXT_LENGTH)
-        passage = passage_for(question, response) if question else None
+        # a button ("/place_order") carries no question: the intent's own reply, with its offer
+        passage = passage_for(question, response) if question and not question.startswith("/") else None
         if passage is None:
             dispatcher.utter_message(response=response)
             return []

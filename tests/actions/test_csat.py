@@ -345,11 +345,11 @@ def test_an_unsure_order_remark_after_the_comment_question_is_the_comment(fresh_
     """"the tracking page could link straight to the carrier" read as order_status 0.41 is a suggestion: it is
     stored as the comment, not answered with an order look-up."""
     _, slots = rate(domain, text="/rate", entities=_button(4), csat_asked=True)
-    tracker = make_tracker(slots=slots, text="the tracking page could link to the courier", intent="order_status",
-                           confidence=0.41, sender_id=SENDER)
+    remark = "the tracking page could link to the courier"
+    tracker = make_tracker(slots=slots, text=remark, intent="order_status", confidence=0.41, sender_id=SENDER)
     messages, events = run_action(ActionRecordCsatComment(), tracker, domain)
     assert responses(messages) == ["utter_csat_thanks"] and events == []
-    assert [(r.rating, r.text) for r in _feedback_rows(fresh_db)] == [(4, "the tracking page could link to the courier")]
+    assert [(r.rating, r.text) for r in _feedback_rows(fresh_db)] == [(4, remark)]
 
 
 @pytest.mark.parametrize(

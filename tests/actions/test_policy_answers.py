@@ -374,3 +374,11 @@ def test_a_can_i_request_about_a_named_order_gets_only_a_strongly_fitting_page(m
     assert responses(messages) == expected
     plain = make_tracker(text="where is SA-100033?", intent="order_status", entities=order)
     assert responses(run_action(ActionAskEmail(), plain, domain)[0]) == ["utter_ask_email"]
+
+
+def test_a_button_payload_gets_the_intents_own_reply(monkeypatch, domain):
+    """"/place_order" is a button, not a question: it must not be matched against the help pages (a page about
+    placing an order replaced the reply's "Shall I search for something?" offer)."""
+    monkeypatch.setattr(policy_answers, "_knowledge_base", lambda: _OnePassageKB(0.9))
+    assert responses(ask(domain, "/place_order", "place_order")) == ["utter_place_order"]
+    assert responses(ask(domain, "how do I place an order?", "place_order")) == ["utter_knowledge_answer"]

@@ -79,8 +79,8 @@ USUAL_ACTIONS = {
 }
 
 #: Requests that may come as the comment ("the tracking page could link to the carrier" read as an unsure
-#: order_status) and the action that handles them when they are real requests (`_a_real_request`).
-REQUEST_INTENTS = {"order_status": "order_form"}
+#: order_status); real requests (`_a_real_request`) go to their `USUAL_ACTIONS` entry.
+REQUEST_INTENTS = frozenset({"order_status"})
 #: Below this intent confidence a request-like message after the comment question is the comment.
 REQUEST_CONFIDENCE = 0.6
 
@@ -284,7 +284,7 @@ class ActionRecordCsatComment(Action):
             return [FollowupAction(USUAL_ACTIONS.get(intent or "", "utter_default"))]
         text = str((tracker.latest_message or {}).get("text") or "")
         if intent in REQUEST_INTENTS and _a_real_request(tracker):
-            return [FollowupAction(REQUEST_INTENTS[intent])]
+            return [FollowupAction(USUAL_ACTIONS[intent])]
         if intent == "affirm" and _BARE_YES.match(text):
             dispatcher.utter_message(response=ASK_COMMENT_TEXT)  # "yes" is no comment: ask for it
             return []

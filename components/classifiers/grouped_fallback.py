@@ -76,7 +76,8 @@ class GroupedFallbackClassifier(FallbackClassifier):
     def process(self, messages: List[Message]) -> List[Message]:
         """Rasa's fallback rule, except for messages whose clauses are each understood (module docstring)."""
         for message in messages:
-            if self._should_fallback(message):
+            # only multi-request messages carry clauses: the rest go straight to Rasa's rule (checked once)
+            if message.data.get(CLAUSES_KEY) and self._should_fallback(message):
                 understood = self._first_understood_clause(message)
                 if understood is not None:
                     message.data[INTENT] = understood
